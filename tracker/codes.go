@@ -188,8 +188,10 @@ var treatmentTypeByText = func() map[string]TreatmentType {
 	for code, text := range treatmentTypeDisplay {
 		m[foldText(text)] = code
 	}
-	// Variants: the swagger's enum text, and the bare "Acute" some pages print.
+	// Variants: the swagger's enum text, and the bare "Acute" some pages print, and the 111 swagger
+	// summary example's "Acute Prescribing".
 	m[foldText("Acute")] = TreatmentAcute
+	m[foldText("Acute Prescribing")] = TreatmentAcute
 	m[foldText("Repeat Prescribing Prescription")] = TreatmentRepeatPrescribing
 	m[foldText("Repeat Dispensing Prescription")] = TreatmentRepeatDispensing
 	m[foldText("Repeat Dispensing (eRD)")] = TreatmentRepeatDispensing

@@ -1,0 +1,190 @@
+package fhir
+
+import (
+	"time"
+
+	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	cspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/capability_statement_go_proto"
+	vs4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/valuesets_go_proto"
+)
+
+// CapabilityOptions is what the CapabilityStatement needs to know about this instance.
+type CapabilityOptions struct {
+	// BaseURL is the public base of the FHIR API, e.g. http://127.0.0.1:8080/FHIR/R4.
+	BaseURL string
+	// SoftwareName and SoftwareVersion name the build; the name defaults to eps-fhir-tracker.
+	SoftwareName, SoftwareVersion string
+	// Now is the statement's date (start-up time); zero means the current time.
+	Now time.Time
+	// DetailedInteractions reports whether Spine's 111 detail calls are on, i.e. whether
+	// MedicationRequests name their medication.
+	DetailedInteractions bool
+	// Security is the markdown describing how clients authenticate; empty means the adapter does
+	// not authenticate them (the truth until bearer tokens arrive).
+	Security string
+}
+
+const defaultSecurity = "This release does **not** authenticate clients or authorise requests: " +
+	"serve it on loopback only, in front of the embedded Spine sandbox. Bearer-token (SMART on FHIR) " +
+	"authentication, role checks and a local audit trail, which the EPS Tracker's conditions of use " +
+	"require before real patient data is served, come in a later release."
+
+// CapabilityStatement describes exactly what the adapter serves: MedicationRequest read and search,
+// the includes and revinclude it honours, and the resources that appear only through them.
+func CapabilityStatement(o CapabilityOptions) *cspb.CapabilityStatement {
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.Truncate(time.Second) // the precision the date is written with
+	software := o.SoftwareName
+	if software == "" {
+		software = "eps-fhir-tracker"
+	}
+	security := o.Security
+	if security == "" {
+		security = defaultSecurity
+	}
+	cs := &cspb.CapabilityStatement{
+		Name:   &d4pb.String{Value: "EPSPrescriptionTrackerFHIRAdapter"},
+		Title:  &d4pb.String{Value: "EPS Prescription Tracker FHIR R4 adapter"},
+		Status: &cspb.CapabilityStatement_StatusCode{Value: c4pb.PublicationStatusCode_ACTIVE},
+		Date: &d4pb.DateTime{
+			ValueUs:   now.UnixMicro(),
+			Timezone:  "Z",
+			Precision: d4pb.DateTime_SECOND,
+		},
+		Description: markdown("A read-only FHIR R4 view of NHS England's EPS Prescription Tracker " +
+			"(Spine): the prescriptions of a patient, and a prescription's line items, as " +
+			"MedicationRequests."),
+		Kind:        &cspb.CapabilityStatement_KindCode{Value: c4pb.CapabilityStatementKindCode_INSTANCE},
+		Software:    &cspb.CapabilityStatement_Software{Name: &d4pb.String{Value: software}},
+		FhirVersion: &cspb.CapabilityStatement_FhirVersionCode{Value: c4pb.FHIRVersionCode_V_4_0_1},
+		Format: []*cspb.CapabilityStatement_FormatCode{
+			{Value: "application/fhir+json"},
+			{Value: "json"},
+		},
+		Implementation: &cspb.CapabilityStatement_Implementation{
+			Description: &d4pb.String{Value: "EPS Prescription Tracker FHIR R4 adapter"},
+		},
+		Rest: []*cspb.CapabilityStatement_Rest{{
+			Mode: &cspb.CapabilityStatement_Rest_ModeCode{Value: c4pb.RestfulCapabilityModeCode_SERVER},
+			Documentation: markdown("Answers are `application/fhir+json` only (`_format`, `Accept`; " +
+				"anything else is a 406) and indented with `_pretty=true`. Errors are " +
+				"OperationOutcomes. Unknown search parameters are ignored and left out of the " +
+				"`self` link unless the request carries `Prefer: handling=strict`, which makes " +
+				"them a 400."),
+			Security: &cspb.CapabilityStatement_Rest_Security{Description: markdown(security)},
+			Resource: []*cspb.CapabilityStatement_Rest_Resource{
+				medicationRequest(o),
+				includeOnly(c4pb.ResourceTypeCode_MEDICATION_DISPENSE, "Not read or searched directly: "+
+					"returned only by `_revinclude=MedicationDispense:prescription`, one per line "+
+					"item with dispense activity, where Spine holds dispense data."),
+				includeOnly(c4pb.ResourceTypeCode_PATIENT, "Not read or searched directly: returned "+
+					"only by `_include=MedicationRequest:patient`, once per Bundle."),
+				includeOnly(c4pb.ResourceTypeCode_ORGANIZATION, "Not read or searched directly: "+
+					"returned only by `_include=MedicationRequest:requester`, each organisation "+
+					"once per Bundle."),
+			},
+		}},
+	}
+	if o.BaseURL != "" {
+		cs.Implementation.Url = &d4pb.Url{Value: o.BaseURL}
+	}
+	if o.SoftwareVersion != "" {
+		cs.Software.Version = &d4pb.String{Value: o.SoftwareVersion}
+	}
+	return cs
+}
+
+func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resource {
+	medication := "Without Spine's detail calls (`SPINE_DETAILED_INTERACTIONS`) Spine does not " +
+		"say which medication was prescribed: `medicationCodeableConcept` then carries only a " +
+		"`data-absent-reason` (`unknown`) extension."
+	if o.DetailedInteractions {
+		medication = "A read and a `group-identifier` search name the medication (dm+d code and " +
+			"description) from Spine's detail calls; a patient search, which has no medication, " +
+			"gives `medicationCodeableConcept` only a `data-absent-reason` (`unknown`) extension."
+	}
+	r := &cspb.CapabilityStatement_Rest_Resource{
+		Type: &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: c4pb.ResourceTypeCode_MEDICATION_REQUEST},
+		Documentation: markdown("One MedicationRequest per line item of the issue shown. Ids are " +
+			"`{prescription ID with its + check character written .}-{issue}-{line}`, e.g. " +
+			"`3AF2CB-C86002-0000BX-2-1`. A patient search returns the current issue of each " +
+			"prescription in summary form, tagged SUBSETTED; a `group-identifier` search and a " +
+			"read return the full form. Searches need a patient or a `group-identifier`. " +
+			medication),
+		Interaction: []*cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
+			interaction(vs4pb.TypeRestfulInteractionValueSet_READ, "Unknown or malformed ids are a 404."),
+			interaction(vs4pb.TypeRestfulInteractionValueSet_SEARCH_TYPE, "Results in a stable "+
+				"order: authoredOn descending, then prescription, issue and line."),
+		},
+		SearchInclude: []*d4pb.String{
+			{Value: "MedicationRequest:patient"},
+			{Value: "MedicationRequest:requester"},
+		},
+		SearchRevInclude: []*d4pb.String{
+			{Value: "MedicationDispense:prescription"},
+		},
+		SearchParam: []*cspb.CapabilityStatement_Rest_Resource_SearchParam{
+			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE,
+				"http://hl7.org/fhir/SearchParameter/clinical-patient",
+				"One patient per search, by NHS number: `patient:identifier="+sysNHSNumber+
+					"|9691003120` (the system may be omitted), `patient.identifier=...`, "+
+					"`patient=Patient/9691003120` or `patient=9691003120`."),
+			searchParam("subject", c4pb.SearchParamTypeCode_REFERENCE,
+				"http://hl7.org/fhir/SearchParameter/MedicationRequest-subject",
+				"As `patient`: `subject:identifier="+sysNHSNumber+"|9691003120`."),
+			searchParam("authoredon", c4pb.SearchParamTypeCode_DATE,
+				"http://hl7.org/fhir/SearchParameter/MedicationRequest-authoredon",
+				"Prefixes `eq`, `ge`, `gt`, `le`, `lt` (others are a 400), day or finer "+
+					"precision in UTC, up to two values forming a range. Without one the search "+
+					"covers Spine's default of the last 28 days, shown in the `self` link."),
+			searchParam("status", c4pb.SearchParamTypeCode_TOKEN,
+				"http://hl7.org/fhir/SearchParameter/medications-status",
+				"Filters on the status mapped from each line item's status."),
+		},
+	}
+	for _, p := range customParams {
+		r.SearchParam = append(r.SearchParam,
+			searchParam(p.code, p.typ, SearchParameterURL(o.BaseURL, p.code), p.description))
+	}
+	// Result parameters, listed so that a client can see which work; R4 defines no
+	// SearchParameter for them.
+	r.SearchParam = append(r.SearchParam,
+		searchParam("_count", c4pb.SearchParamTypeCode_NUMBER, "",
+			"Page size. Further pages are reached through the `next` and `previous` links."),
+		searchParam("_summary", c4pb.SearchParamTypeCode_TOKEN, "",
+			"`count` only: a Bundle with `total` and no entries."),
+	)
+	return r
+}
+
+func includeOnly(typ c4pb.ResourceTypeCode_Value, doc string) *cspb.CapabilityStatement_Rest_Resource {
+	return &cspb.CapabilityStatement_Rest_Resource{
+		Type:          &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: typ},
+		Documentation: markdown(doc),
+	}
+}
+
+func interaction(code vs4pb.TypeRestfulInteractionValueSet_Value, doc string) *cspb.CapabilityStatement_Rest_Resource_ResourceInteraction {
+	return &cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
+		Code:          &cspb.CapabilityStatement_Rest_Resource_ResourceInteraction_CodeType{Value: code},
+		Documentation: markdown(doc),
+	}
+}
+
+func searchParam(name string, typ c4pb.SearchParamTypeCode_Value, definition, doc string) *cspb.CapabilityStatement_Rest_Resource_SearchParam {
+	sp := &cspb.CapabilityStatement_Rest_Resource_SearchParam{
+		Name:          &d4pb.String{Value: name},
+		Type:          &cspb.CapabilityStatement_Rest_Resource_SearchParam_TypeCode{Value: typ},
+		Documentation: markdown(doc),
+	}
+	if definition != "" {
+		sp.Definition = &d4pb.Canonical{Value: definition}
+	}
+	return sp
+}
+
+func markdown(s string) *d4pb.Markdown { return &d4pb.Markdown{Value: s} }

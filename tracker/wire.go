@@ -1,0 +1,471 @@
+package tracker
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The interaction names an *Error reports.
+const (
+	interactionSearch      = "search"
+	interactionRetrieve    = "retrieve"
+	interactionItemSummary = "nhs111itemsummary"
+	interactionItemDetails = "nhs111itemdetails"
+)
+
+// basicStatusKinds maps the statusCodes of the basic interactions (SPEC 3) to error kinds.
+var basicStatusKinds = map[int]error{
+	1: ErrNotFound, 2: ErrUpstream, 3: ErrIssueNotFound, 4: ErrUpstream, 5: ErrUpstream,
+	50: ErrInvalidRequest, 51: ErrInvalidRequest,
+	52: ErrRejected, 53: ErrRejected, 54: ErrRejected, 55: ErrRejected, 56: ErrRejected,
+	57: ErrInvalidRequest, 59: ErrInvalidRequest, 60: ErrInvalidRequest, 61: ErrInvalidRequest,
+}
+
+// detailStatusKinds maps the statusCodes of the 111 interactions. Their swagger numbers 1 to 8
+// differently from the basic table, while the 111 pages still show the basic 5x codes (SPEC 3).
+var detailStatusKinds = map[int]error{
+	1: ErrNotFound, 2: ErrInvalidRequest, 5: ErrUpstream, 6: ErrNotFound, 7: ErrNotFound, 8: ErrIssueNotFound,
+	50: ErrInvalidRequest, 51: ErrInvalidRequest,
+	52: ErrRejected, 53: ErrRejected, 54: ErrRejected, 55: ErrRejected, 56: ErrRejected,
+	57: ErrInvalidRequest, 59: ErrInvalidRequest, 60: ErrInvalidRequest, 61: ErrInvalidRequest,
+}
+
+// statusKind tells the error kind of a non-zero statusCode. Codes Spine has not documented are an
+// upstream failure: the request may have been fine, the answer is unusable either way.
+func statusKind(interaction string, code int) error {
+	table := basicStatusKinds
+	if interaction == interactionItemSummary || interaction == interactionItemDetails {
+		table = detailStatusKinds
+	}
+	if kind, ok := table[code]; ok {
+		return kind
+	}
+	return ErrUpstream
+}
+
+// text is a Spine scalar. Spine sends every value as a JSON string; text also takes a bare number,
+// boolean or null, so that a quoting difference does not cost a whole reply. Surrounding space is
+// trimmed.
+type text string
+
+func (t *text) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return errors.New("empty value")
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = text(strings.TrimSpace(s))
+	case string(b) == "null":
+		*t = ""
+	case b[0] == '{' || b[0] == '[':
+		return errors.New("want a string, got an object or array")
+	default:
+		*t = text(b)
+	}
+	return nil
+}
+
+// absent turns Spine's null sentinels ("False", "") into the empty string.
+func absent(t text) string {
+	if strings.EqualFold(string(t), "False") {
+		return ""
+	}
+	return string(t)
+}
+
+// orgName is absent for names, which Spine also gives as "Not Found" when its ODS lookup failed.
+func orgName(t text) string {
+	if strings.EqualFold(string(t), "Not Found") {
+		return ""
+	}
+	return absent(t)
+}
+
+// envelope is a Spine reply's top level: statusCode, reason and version, and the body under a key
+// that depends on the interaction. The parts come in any order.
+type envelope struct {
+	statusCode int
+	reason     string
+	fields     map[string]json.RawMessage // every other key, whitespace-trimmed
+}
+
+// decodeEnvelope reads the top level of a reply. A non-zero statusCode comes back as an *Error of
+// the matching kind, so no caller can mistake an error reply for data.
+func decodeEnvelope(interaction string, data []byte) (*envelope, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, malformed(interaction, err)
+	}
+	if raw == nil {
+		return nil, malformed(interaction, errors.New("reply is null"))
+	}
+	env := &envelope{fields: make(map[string]json.RawMessage, len(raw))}
+	var status text
+	for k, v := range raw {
+		// Keys are trimmed because the published search example prints `" prescriptionList"`
+		// (SPEC 8, examples/README.md). That is most likely a documentation typo, but no key Spine
+		// uses has surrounding space, so accepting it cannot misread a reply and costs nothing.
+		key := strings.TrimSpace(k)
+		var err error
+		switch {
+		case strings.EqualFold(key, "statusCode"):
+			err = json.Unmarshal(v, &status)
+		case strings.EqualFold(key, "reason"):
+			var reason text
+			err = json.Unmarshal(v, &reason)
+			env.reason = string(reason)
+		case strings.EqualFold(key, "version"):
+			// "1" or "1.0": nothing depends on it.
+		default:
+			if _, dup := env.fields[key]; dup {
+				err = fmt.Errorf("key %q appears twice", key)
+			}
+			env.fields[key] = v
+		}
+		if err != nil {
+			return nil, malformed(interaction, fmt.Errorf("%s: %w", key, err))
+		}
+	}
+	// Success is "0", or "" on the 111 pages (SPEC 3).
+	if status != "" {
+		code, err := strconv.Atoi(string(status))
+		if err != nil {
+			return nil, malformed(interaction, fmt.Errorf("statusCode %q is not a number", status))
+		}
+		env.statusCode = code
+	}
+	if env.statusCode != 0 {
+		return nil, &Error{
+			Kind:        statusKind(interaction, env.statusCode),
+			Interaction: interaction,
+			StatusCode:  string(status),
+			Reason:      env.reason,
+		}
+	}
+	return env, nil
+}
+
+// body returns the first of keys present in the reply.
+func (env *envelope) body(keys ...string) (json.RawMessage, bool) {
+	for _, k := range keys {
+		if v, ok := env.fields[k]; ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// malformed is the error for a reply this package cannot read.
+func malformed(interaction string, err error) *Error {
+	return &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "malformed reply", Err: err}
+}
+
+// conv converts Spine's strings into typed values. It keeps the first failure, so a record is
+// converted in one straight run and checked once at the end (as bufio.Scanner does).
+type conv struct{ err error }
+
+func (c *conv) fail(field string, v text, why string) {
+	if c.err == nil {
+		c.err = fmt.Errorf("%s %q: %s", field, v, why)
+	}
+}
+
+// time reads a timestamp: YYYYMMDDHHMMSS or a prefix of it down to YYYYMMDD, right-padded with
+// zeros as NHS England's own tracker does; always UTC (SPEC 2.1). "False" and "" are the zero time.
+func (c *conv) time(field string, v text) time.Time {
+	s := absent(v)
+	if s == "" {
+		return time.Time{}
+	}
+	if len(s) < 8 || len(s) > 14 || strings.Trim(s, "0123456789") != "" {
+		c.fail(field, v, "not a Spine timestamp")
+		return time.Time{}
+	}
+	t, err := time.ParseInLocation("20060102150405", s+strings.Repeat("0", 14-len(s)), time.UTC)
+	if err != nil {
+		c.fail(field, v, "not a real date")
+		return time.Time{}
+	}
+	return t
+}
+
+// int reads a non-negative integer; "" is 0 (absent).
+func (c *conv) int(field string, v text) int {
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 0 {
+		c.fail(field, v, "not a count")
+		return 0
+	}
+	return n
+}
+
+// bool reads "True" or "False" in any case; "" is false.
+func (c *conv) bool(field string, v text) bool {
+	switch {
+	case v == "", strings.EqualFold(string(v), "False"):
+		return false
+	case strings.EqualFold(string(v), "True"):
+		return true
+	}
+	c.fail(field, v, "not True or False")
+	return false
+}
+
+// prescriptionStatus reads a coded status, falling back to the text only when the code is missing.
+func (c *conv) prescriptionStatus(field string, w wireStatus) PrescriptionStatus {
+	if w.Code != "" {
+		if s := PrescriptionStatus(w.Code); s.Valid() {
+			return s
+		}
+		c.fail(field, w.Code, "unknown prescription status")
+		return ""
+	}
+	return c.prescriptionStatusText(field, w.Text)
+}
+
+func (c *conv) lineItemStatus(field string, w wireStatus) LineItemStatus {
+	if w.Code != "" {
+		if s := LineItemStatus(w.Code); s.Valid() {
+			return s
+		}
+		c.fail(field, w.Code, "unknown line-item status")
+		return ""
+	}
+	return c.lineItemStatusText(field, w.Text)
+}
+
+func (c *conv) treatmentType(field string, w wireTreatment) TreatmentType {
+	if w.Code != "" {
+		if t := TreatmentType(w.Code); t.Valid() {
+			return t
+		}
+		c.fail(field, w.Code, "unknown treatment type")
+		return ""
+	}
+	return c.treatmentTypeText(field, w.Text)
+}
+
+// Basic interactions' wire shapes (SPEC 2.2, 2.3).
+
+type wireStatus struct {
+	Code text `json:"statusCode"`
+	Text text `json:"statusText"`
+}
+
+type wireTreatment struct {
+	Code text `json:"prescriptionTreatmentTypeCode"`
+	Text text `json:"prescriptionTreatmentTypeText"`
+}
+
+type wirePrescriptionType struct {
+	Code text `json:"prescriptionTypeCode"`
+	Text text `json:"prescriptionTypeText"`
+}
+
+type wireLineItem struct {
+	ID     text       `json:"id"`
+	Status wireStatus `json:"status"`
+}
+
+// wireSummary is one prescription of a search's prescriptionList, keyed there by its ID.
+type wireSummary struct {
+	TreatmentType        wireTreatment               `json:"prescriptionTreatmentType"`
+	IssueDate            text                        `json:"prescriptionIssueDate"`
+	LastEventDate        text                        `json:"lastEventDate"`
+	PendingCancellations text                        `json:"pendingCancellations"`
+	CurrentIssueNumber   text                        `json:"currentIssueNumber"`
+	PatientNHSNumber     text                        `json:"patientNhsNumber"`
+	Issues               map[string]wireSummaryIssue `json:"issues"`
+}
+
+type wireSummaryIssue struct {
+	IssueDate text                    `json:"issueDate"`
+	Status    wireStatus              `json:"prescriptionStatus"`
+	LineItems map[string]wireLineItem `json:"lineItems"`
+}
+
+// wirePrescription is a retrieve's prescription.
+type wirePrescription struct {
+	ID                   text                 `json:"prescriptionId"`
+	PatientNHSNumber     text                 `json:"patientNhsNumber"`
+	Type                 wirePrescriptionType `json:"prescriptionType"`
+	TreatmentType        wireTreatment        `json:"prescriptionTreatmentType"`
+	PrescriberODS        text                 `json:"prescribingOrganisationODS"`
+	PrescriberName       text                 `json:"prescribingOrganisationName"`
+	PrescriberContact    text                 `json:"prescribingOrganisationContact"`
+	NominatedODS         text                 `json:"nominatedDispenserODS"`
+	NominatedName        text                 `json:"nominatedDispenserName"`
+	DaysSupply           text                 `json:"daysSupply"`
+	SigningDate          text                 `json:"signingDate"`
+	LastEventDate        text                 `json:"lastEventDate"`
+	CurrentIssueNumber   text                 `json:"currentIssueNumber"`
+	PendingCancellations text                 `json:"pendingCancellations"`
+	Issue                json.RawMessage      `json:"issue"`
+}
+
+type wireIssue struct {
+	Number               text                    `json:"issueNumber"`
+	Status               wireStatus              `json:"prescriptionStatus"`
+	DispenserODS         text                    `json:"dispensingOrganisationODS"`
+	DispenserName        text                    `json:"dispensingOrganisationName"`
+	DispenserContact     text                    `json:"dispensingOrganisationContact"`
+	LastDispenseDate     text                    `json:"lastDispenseDate"`
+	AppliedCancellations text                    `json:"appliedCancellations"`
+	LineItems            map[string]wireLineItem `json:"lineItems"`
+}
+
+// parseSearch turns a basic search reply into a SearchResult.
+func parseSearch(data []byte) (*SearchResult, error) {
+	env, err := decodeEnvelope(interactionSearch, data)
+	if err != nil {
+		return nil, err
+	}
+	// T-GH's error example names the body `prescriptions`; accept it on success too.
+	raw, ok := env.body("prescriptionList", "prescriptions")
+	if !ok {
+		return nil, malformed(interactionSearch, errors.New("no prescriptionList"))
+	}
+	var list map[string]wireSummary
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, malformed(interactionSearch, err)
+	}
+	res := &SearchResult{Prescriptions: make([]Prescription, 0, len(list))}
+	for id, w := range list {
+		p, err := w.prescription(strings.TrimSpace(id))
+		if err != nil {
+			return nil, malformed(interactionSearch, fmt.Errorf("prescription %s: %w", id, err))
+		}
+		res.Prescriptions = append(res.Prescriptions, p)
+	}
+	slices.SortFunc(res.Prescriptions, func(a, b Prescription) int { return strings.Compare(a.ID, b.ID) })
+	return res, nil
+}
+
+func (w wireSummary) prescription(id string) (Prescription, error) {
+	var c conv
+	p := Prescription{
+		ID:                   id,
+		PatientNHSNumber:     string(w.PatientNHSNumber),
+		TreatmentType:        c.treatmentType("prescriptionTreatmentType", w.TreatmentType),
+		IssueDate:            c.time("prescriptionIssueDate", w.IssueDate),
+		LastEventDate:        c.time("lastEventDate", w.LastEventDate),
+		CurrentIssueNumber:   c.int("currentIssueNumber", w.CurrentIssueNumber),
+		PendingCancellations: c.bool("pendingCancellations", w.PendingCancellations),
+		Issues:               make([]Issue, 0, len(w.Issues)),
+	}
+	for key, wi := range w.Issues {
+		p.Issues = append(p.Issues, Issue{
+			Number:    c.int("issue number", text(strings.TrimSpace(key))),
+			Date:      c.time("issueDate", wi.IssueDate),
+			Status:    c.prescriptionStatus("prescriptionStatus", wi.Status),
+			LineItems: c.lineItems(wi.LineItems),
+		})
+	}
+	slices.SortFunc(p.Issues, func(a, b Issue) int { return a.Number - b.Number })
+	if id == "" {
+		c.fail("prescription ID", "", "empty")
+	}
+	return p, c.err
+}
+
+func (c *conv) lineItems(m map[string]wireLineItem) []LineItem {
+	items := make([]LineItem, 0, len(m))
+	for key, w := range m {
+		items = append(items, LineItem{
+			Ordinal: c.int("line item ordinal", text(strings.TrimSpace(key))),
+			ID:      string(w.ID),
+			Status:  c.lineItemStatus("line item status", w.Status),
+		})
+	}
+	slices.SortFunc(items, func(a, b LineItem) int { return a.Ordinal - b.Ordinal })
+	return items
+}
+
+// parseRetrieve turns a basic retrieve reply into a Prescription holding the one issue returned.
+func parseRetrieve(data []byte) (*Prescription, error) {
+	env, err := decodeEnvelope(interactionRetrieve, data)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := env.body("prescription")
+	if !ok || isEmptyObject(raw) {
+		return nil, malformed(interactionRetrieve, errors.New("no prescription"))
+	}
+	var w wirePrescription
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, malformed(interactionRetrieve, err)
+	}
+	p, err := w.prescription()
+	if err != nil {
+		return nil, malformed(interactionRetrieve, err)
+	}
+	return p, nil
+}
+
+func (w wirePrescription) prescription() (*Prescription, error) {
+	var c conv
+	p := &Prescription{
+		ID:                   string(w.ID),
+		PatientNHSNumber:     string(w.PatientNHSNumber),
+		TreatmentType:        c.treatmentType("prescriptionTreatmentType", w.TreatmentType),
+		SigningDate:          c.time("signingDate", w.SigningDate),
+		LastEventDate:        c.time("lastEventDate", w.LastEventDate),
+		CurrentIssueNumber:   c.int("currentIssueNumber", w.CurrentIssueNumber),
+		PendingCancellations: c.bool("pendingCancellations", w.PendingCancellations),
+		Type:                 PrescriptionType{Code: string(w.Type.Code), Text: string(w.Type.Text)},
+		Prescriber: Organisation{
+			ODS:   absent(w.PrescriberODS),
+			Name:  orgName(w.PrescriberName),
+			Phone: absent(w.PrescriberContact),
+		},
+		NominatedDispenser: Organisation{ODS: absent(w.NominatedODS), Name: orgName(w.NominatedName)},
+		DaysSupply:         c.int("daysSupply", w.DaysSupply),
+	}
+	if p.ID == "" {
+		c.fail("prescriptionId", "", "empty")
+	}
+	// An issue Spine could not find comes back blank (SPEC 1.2): no issue, not an issue numbered 0.
+	if len(w.Issue) > 0 && !isEmptyObject(w.Issue) && string(w.Issue) != "null" {
+		var wi wireIssue
+		if err := json.Unmarshal(w.Issue, &wi); err != nil {
+			return nil, fmt.Errorf("issue: %w", err)
+		}
+		if wi.Number == "" {
+			c.fail("issueNumber", "", "empty")
+		}
+		p.Issues = []Issue{{
+			Number: c.int("issueNumber", wi.Number),
+			Status: c.prescriptionStatus("prescriptionStatus", wi.Status),
+			Dispenser: Organisation{
+				ODS:   absent(wi.DispenserODS),
+				Name:  orgName(wi.DispenserName),
+				Phone: absent(wi.DispenserContact),
+			},
+			LastDispenseDate:     c.time("lastDispenseDate", wi.LastDispenseDate),
+			AppliedCancellations: c.bool("appliedCancellations", wi.AppliedCancellations),
+			LineItems:            c.lineItems(wi.LineItems),
+		}}
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	return p, nil
+}
+
+func isEmptyObject(raw json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil && len(m) == 0
+}
