@@ -1,0 +1,245 @@
+package mapping
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	mdpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_dispense_go_proto"
+	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
+	oopb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/operation_outcome_go_proto"
+	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
+	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+)
+
+// Match is one MedicationRequest a search found, with what its includes need and the keys that give
+// a search its stable order.
+type Match struct {
+	Request    *mrpb.MedicationRequest
+	Dispenses  []*mdpb.MedicationDispense
+	Prescriber tracker.Organisation // known in the full form only
+	NHSNumber  string
+
+	AuthoredOn     time.Time
+	PrescriptionID string
+	Issue          int
+	Ordinal        int
+}
+
+// Collect maps each source to its MedicationRequests, keeps those the search matches exactly
+// (authoredOn and status) and returns them in the search's stable order: authoredOn descending, then
+// prescription ID, issue and line.
+func Collect(srcs []Source, s *Search, o Options) ([]Match, error) {
+	var out []Match
+	for _, src := range srcs {
+		ms, err := matches(src, o)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if s.MatchesAuthored(m.AuthoredOn) && s.MatchesStatus(RequestStatus(m.Request)) {
+				out = append(out, m)
+			}
+		}
+	}
+	SortMatches(out)
+	return out, nil
+}
+
+// Expand maps one source to all its MedicationRequests, unfiltered, in line order: what a search
+// shows for a prescription once its full form is known.
+func Expand(src Source, o Options) ([]Match, error) { return matches(src, o) }
+
+func matches(src Source, o Options) ([]Match, error) {
+	reqs, err := MedicationRequests(src, o)
+	if err != nil {
+		return nil, err
+	}
+	var dispenses []*mdpb.MedicationDispense
+	if src.Full {
+		if dispenses, err = MedicationDispenses(src, o); err != nil {
+			return nil, err
+		}
+	}
+	p := src.Prescription
+	out := make([]Match, 0, len(reqs))
+	for _, r := range reqs {
+		id, issue, ordinal, ok := ParseMedicationRequestID(r.GetId().GetValue())
+		if !ok {
+			return nil, fmt.Errorf("mapping: produced an unreadable id %q", r.GetId().GetValue())
+		}
+		m := Match{
+			Request:        r,
+			NHSNumber:      p.PatientNHSNumber,
+			AuthoredOn:     authoredOn(r),
+			PrescriptionID: id,
+			Issue:          issue,
+			Ordinal:        ordinal,
+		}
+		if src.Full {
+			m.Prescriber = Prescriber(src)
+			ref := "MedicationRequest/" + r.GetId().GetValue()
+			for _, d := range dispenses {
+				for _, a := range d.GetAuthorizingPrescription() {
+					if referenceString(a) == ref {
+						m.Dispenses = append(m.Dispenses, d)
+					}
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// SortMatches puts matches in the search's stable order.
+func SortMatches(ms []Match) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		a, b := ms[i], ms[j]
+		if !a.AuthoredOn.Equal(b.AuthoredOn) {
+			return a.AuthoredOn.After(b.AuthoredOn)
+		}
+		if a.PrescriptionID != b.PrescriptionID {
+			return a.PrescriptionID < b.PrescriptionID
+		}
+		if a.Issue != b.Issue {
+			return a.Issue < b.Issue
+		}
+		return a.Ordinal < b.Ordinal
+	})
+}
+
+// RequestStatus is a MedicationRequest's status as its FHIR code ("active", "on-hold"...).
+func RequestStatus(r *mrpb.MedicationRequest) string {
+	return strings.ToLower(strings.ReplaceAll(r.GetStatus().GetValue().String(), "_", "-"))
+}
+
+func authoredOn(r *mrpb.MedicationRequest) time.Time {
+	if a := r.GetAuthoredOn(); a != nil {
+		return time.UnixMicro(a.GetValueUs()).UTC()
+	}
+	return time.Time{}
+}
+
+func referenceString(r *d4pb.Reference) string {
+	if id := r.GetMedicationDispenseId(); id != nil {
+		return "MedicationDispense/" + id.GetValue()
+	}
+	if id := r.GetMedicationRequestId(); id != nil {
+		return "MedicationRequest/" + id.GetValue()
+	}
+	return r.GetUri().GetValue()
+}
+
+// Page is one page of a searchset: the matches it shows and what surrounds them.
+type Page struct {
+	BaseURL  string // absolute FHIR base, for fullUrl
+	Total    int
+	Matches  []Match
+	Self     string
+	Next     string
+	Previous string
+	// Includes, as the search asked for them.
+	IncludePatient, IncludeRequester, RevIncludeDispense bool
+	// Outcomes are informational or warning notes for the client (a default applied, a partial result).
+	Outcomes []*oopb.OperationOutcome
+	Now      time.Time
+}
+
+// SearchBundle builds the searchset Bundle for a page: its matches, each included Patient and
+// Organization once, the dispenses that point at its matches, and the outcome notes.
+func SearchBundle(p Page) (*bcrpb.Bundle, error) {
+	b := &bcrpb.Bundle{
+		Type:      &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET},
+		Timestamp: &d4pb.Instant{ValueUs: p.Now.UnixMicro(), Timezone: "Z", Precision: d4pb.Instant_SECOND},
+		Total:     &d4pb.UnsignedInt{Value: uint32(p.Total)},
+	}
+	for _, l := range []struct{ rel, url string }{{"self", p.Self}, {"next", p.Next}, {"previous", p.Previous}} {
+		if l.url != "" {
+			b.Link = append(b.Link, &bcrpb.Bundle_Link{
+				Relation: &d4pb.String{Value: l.rel},
+				Url:      &d4pb.Uri{Value: l.url},
+			})
+		}
+	}
+	add := func(res proto.Message, typ, id string, mode c4pb.SearchEntryModeCode_Value) error {
+		cr, err := Contain(res)
+		if err != nil {
+			return err
+		}
+		e := &bcrpb.Bundle_Entry{
+			Resource: cr,
+			Search:   &bcrpb.Bundle_Entry_Search{Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: mode}},
+		}
+		if id != "" {
+			e.FullUrl = &d4pb.Uri{Value: p.BaseURL + "/" + typ + "/" + id}
+		}
+		b.Entry = append(b.Entry, e)
+		return nil
+	}
+	for _, m := range p.Matches {
+		if err := add(m.Request, "MedicationRequest", m.Request.GetId().GetValue(), c4pb.SearchEntryModeCode_MATCH); err != nil {
+			return nil, err
+		}
+	}
+	seen := make(map[string]bool)
+	for _, m := range p.Matches {
+		if p.IncludePatient && m.NHSNumber != "" && !seen["Patient/"+m.NHSNumber] {
+			seen["Patient/"+m.NHSNumber] = true
+			if err := add(Patient(m.NHSNumber), "Patient", m.NHSNumber, c4pb.SearchEntryModeCode_INCLUDE); err != nil {
+				return nil, err
+			}
+		}
+		if ods := m.Prescriber.ODS; p.IncludeRequester && ods != "" && !seen["Organization/"+ods] {
+			seen["Organization/"+ods] = true
+			if err := add(Organization(m.Prescriber), "Organization", ods, c4pb.SearchEntryModeCode_INCLUDE); err != nil {
+				return nil, err
+			}
+		}
+		if p.RevIncludeDispense {
+			for _, d := range m.Dispenses {
+				key := "MedicationDispense/" + d.GetId().GetValue()
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				if err := add(d, "MedicationDispense", d.GetId().GetValue(), c4pb.SearchEntryModeCode_INCLUDE); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, oo := range p.Outcomes {
+		if err := add(oo, "", "", c4pb.SearchEntryModeCode_OUTCOME); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Contain wraps a resource for a Bundle entry.
+func Contain(res proto.Message) (*bcrpb.ContainedResource, error) {
+	cr := &bcrpb.ContainedResource{}
+	switch r := res.(type) {
+	case *mrpb.MedicationRequest:
+		cr.OneofResource = &bcrpb.ContainedResource_MedicationRequest{MedicationRequest: r}
+	case *mdpb.MedicationDispense:
+		cr.OneofResource = &bcrpb.ContainedResource_MedicationDispense{MedicationDispense: r}
+	case *patpb.Patient:
+		cr.OneofResource = &bcrpb.ContainedResource_Patient{Patient: r}
+	case *orgpb.Organization:
+		cr.OneofResource = &bcrpb.ContainedResource_Organization{Organization: r}
+	case *oopb.OperationOutcome:
+		cr.OneofResource = &bcrpb.ContainedResource_OperationOutcome{OperationOutcome: r}
+	default:
+		return nil, fmt.Errorf("mapping: cannot put a %T in a Bundle", res)
+	}
+	return cr, nil
+}

@@ -1,0 +1,625 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+)
+
+// Paging bounds for a MedicationRequest search.
+const (
+	// DefaultCount is the page size when the client sends no _count.
+	DefaultCount = 50
+	// MaxCount is the largest page the adapter serves; a larger _count is clamped to it (FHIR lets a
+	// server return fewer than asked, and the self link shows the page size applied).
+	MaxCount = 100
+	// DefaultWindowDays is Spine's own default search window: earliestDate 28 days ago, latestDate today.
+	DefaultWindowDays = 28
+)
+
+// The systems a search token may name. Each is optional in a search; a different one is a 400.
+const (
+	searchSystemRequestStatus = "http://hl7.org/fhir/CodeSystem/medicationrequest-status"
+)
+
+// The includes the adapter serves, in their canonical spelling.
+const (
+	includePatient     = "MedicationRequest:patient"
+	includeRequester   = "MedicationRequest:requester"
+	revIncludeDispense = "MedicationDispense:prescription"
+)
+
+// ParamError is a search parameter the adapter cannot honour: a 400 OperationOutcome issue
+// (invalid / value) whose expression is Param, spelled as the client sent it.
+type ParamError struct {
+	Param string
+	Msg   string
+}
+
+func (e *ParamError) Error() string { return e.Param + ": " + e.Msg }
+
+// ParamErrors lists every *ParamError in err, which may be one or an errors.Join of several, in order.
+func ParamErrors(err error) []*ParamError {
+	var out []*ParamError
+	var walk func(error)
+	walk = func(e error) {
+		if pe, ok := e.(*ParamError); ok {
+			out = append(out, pe)
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// Search is a validated MedicationRequest search. It is in exactly one of two modes: a patient search
+// (NHSNumber set; Spine's prescription search) or a group-identifier search (PrescriptionID set;
+// Spine's retrieve).
+type Search struct {
+	NHSNumber      string // patient search
+	PrescriptionID string // group-identifier search: canonical upper case, check character verified
+	Issue          int    // group-identifier search only; 0 = the current issue
+
+	// AuthoredOn is the window of a patient search, always closed: the client's authoredon values,
+	// with a missing bound supplied by the adapter (see ParseSearch). Zero in a group-identifier search.
+	AuthoredOn DateRange
+	// DefaultWindow is true when the client gave no authoredon and the adapter applied Spine's
+	// 28-day default (now-28 days .. today, UTC days).
+	DefaultWindow bool
+	// DefaultedBound is true when the client gave one side of the window only and the adapter
+	// supplied the other.
+	DefaultedBound bool
+
+	BusinessStatus tracker.PrescriptionStatus // patient search only; sent to Spine
+	Statuses       []string                   // FHIR MedicationRequest status codes (OR), sorted; filtered here
+	Version        string                     // "1", "2", "R1" or "R2"; patient search only
+
+	Count        int  // page size: DefaultCount when absent, at most MaxCount; 0 asks for the total only
+	SummaryCount bool // _summary=count
+
+	IncludePatient, IncludeRequester, RevIncludeDispense bool
+
+	// Ignored lists what the search left out in lenient mode, in parameter-name order: unknown parameter names,
+	// and "name=value" for values of a known parameter the adapter does not serve (an unsupported
+	// _include, _summary=true...). None of it appears in SelfQuery.
+	Ignored []string
+}
+
+// requestStatuses are FHIR R4's MedicationRequest status codes.
+var requestStatuses = []string{
+	"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown",
+}
+
+// searchParams are the parameters a MedicationRequest search knows, by base name (before any
+// modifier or chain). A known base spelled with a modifier or chain the adapter does not serve is a
+// 400 whatever the handling (FHIR: an unknown modifier is an error); an unknown base is ignored.
+var searchParams = map[string]bool{
+	"patient": true, "subject": true, "group-identifier": true, "issue": true, "authoredon": true,
+	"business-status": true, "status": true, "prescription-version": true,
+}
+
+// ParseSearch validates a MedicationRequest search query. now is the request time: it places Spine's
+// default window. strict is the client's Prefer: handling=strict, which turns what lenient handling
+// ignores into errors. Every problem found is returned, as *ParamError joined with errors.Join.
+//
+// Choices where FHIR and the adapter's contract leave room:
+//   - Empty parameters (?status=) are ignored, as FHIR says; _format, _pretty and _page belong to the
+//     caller and are neither applied here nor ignored.
+//   - Repeated parameters are AND, commas are OR (FHIR). One patient and one prescription per search:
+//     a second distinct NHS number or prescription ID, by repetition or comma, is a 400; the same one
+//     twice is harmless. A token's system may be omitted; an empty system ("|value") or another system
+//     is a 400. subject= with a bare NHS number is ambiguous (subject may be a Group): a 400.
+//   - A search names a patient or a group-identifier, not both (400): the retrieve is already exact.
+//     authoredon, business-status and prescription-version filter Spine's search and are a 400 with
+//     group-identifier; issue is a 400 without it. status and the includes work in both modes.
+//   - authoredon takes eq (the default) ge gt le lt; ne sa eb ap are a 400, as are comma lists, more
+//     than two values, two lower or two upper bounds, eq with another value, and an empty range.
+//     Precision follows FHIR: a value stands for the range it spans (a year, a month, a day, a minute,
+//     a second, a fraction), so eq2024-05 is the whole of May, gt2024-05-01 starts on 2 May and
+//     le2024-05-01 ends with 1 May. Dates are UTC days; a time without a zone is read as UTC, and a
+//     zone "+01:00" whose '+' arrived as a space is read as such.
+//   - Spine is always sent both dates. No authoredon: Spine's default, now-28 days .. today
+//     (DefaultWindow). Only an upper bound: the window is the 28 days before it, as wide as Spine's
+//     default. Only a lower bound: the window ends today (or on the lower bound's day if that is later).
+//     The window applied is what SelfQuery shows.
+//   - business-status and prescription-version take one value (Spine takes one); the version's R is
+//     case-insensitive.
+//   - status: repeated status parameters with no code in common are a 400 (nothing could match).
+//   - _count is an integer >= 0 (0: total only), clamped to MaxCount. _summary=count and
+//     _summary=false are served; true, text and data are ignored (full resources are a superset) or
+//     a 400 when strict; anything else is a 400.
+//   - _include=MedicationRequest:patient (also :subject, and the typed :patient:Patient form),
+//     MedicationRequest:requester[:Organization], _revinclude=MedicationDispense:prescription
+//     [:MedicationRequest]; the :iterate modifier is accepted and changes nothing. Other includes are
+//     ignored, or a 400 when strict.
+func ParseSearch(q url.Values, now time.Time, strict bool) (*Search, error) {
+	p := &searchParser{s: &Search{Count: DefaultCount}, strict: strict}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		var vals []string
+		for _, v := range q[key] {
+			if strings.TrimSpace(v) != "" {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		p.param(key, vals)
+	}
+	p.finish(now)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return p.s, nil
+}
+
+type searchParser struct {
+	s      *Search
+	strict bool
+	errs   []error
+
+	patientGiven, groupGiven bool
+	issueKey                 string
+	dates                    []dateBound
+	dateErr, statusErr       bool
+	statusSets               [][]string
+	businessStatusGiven      bool
+	versionGiven             bool
+	authoredKey              string
+}
+
+func (p *searchParser) fail(param, format string, args ...any) {
+	p.errs = append(p.errs, &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *searchParser) param(key string, vals []string) {
+	switch key {
+	case "_format", "_pretty", "_page":
+		return
+	case "patient:identifier", "subject:identifier", "patient.identifier", "subject.identifier":
+		p.patientIdentifier(key, vals)
+	case "patient", "subject", "patient:Patient", "subject:Patient":
+		p.patientReference(key, vals)
+	case "group-identifier":
+		p.groupIdentifier(key, vals)
+	case "issue":
+		p.issue(key, vals)
+	case "authoredon":
+		p.authoredOn(key, vals)
+	case "business-status":
+		p.businessStatus(key, vals)
+	case "status":
+		p.status(key, vals)
+	case "prescription-version":
+		p.version(key, vals)
+	case "_count":
+		p.count(key, vals)
+	case "_summary":
+		p.summary(key, vals)
+	case "_include", "_include:iterate", "_revinclude", "_revinclude:iterate":
+		p.include(key, vals)
+	default:
+		base := key
+		if i := strings.IndexAny(base, ":."); i >= 0 {
+			base = base[:i]
+		}
+		if searchParams[base] {
+			p.fail(key, "this modifier or chain is not supported on %s", base)
+			return
+		}
+		p.ignore(key, "unknown search parameter")
+	}
+}
+
+// ignore drops what lenient handling ignores; strict handling makes it an error.
+func (p *searchParser) ignore(item, why string) {
+	if p.strict {
+		param := item
+		if i := strings.IndexByte(item, '='); i >= 0 {
+			param = item[:i]
+		}
+		p.fail(param, "%s (Prefer: handling=strict)", why)
+		return
+	}
+	p.s.Ignored = append(p.s.Ignored, item)
+}
+
+// single returns the one value of a parameter that takes one, or false after recording the error.
+func (p *searchParser) single(key string, vals []string) (string, bool) {
+	if len(vals) > 1 {
+		p.fail(key, "give one value only")
+		return "", false
+	}
+	if strings.Contains(vals[0], ",") {
+		p.fail(key, "give one value only: a comma list (OR) is not supported")
+		return "", false
+	}
+	return strings.TrimSpace(vals[0]), true
+}
+
+// searchToken splits a token search value into its system and code. hasSystem is true when a '|' is
+// present, even with an empty system.
+func searchToken(v string) (system, code string, hasSystem bool) {
+	if i := strings.IndexByte(v, '|'); i >= 0 {
+		return strings.TrimSpace(v[:i]), v[i+1:], true
+	}
+	return "", v, false
+}
+
+// checkSystem records an error unless the token's system is absent or want.
+func (p *searchParser) checkSystem(key, system string, hasSystem bool, want string) bool {
+	if hasSystem && system != want {
+		p.fail(key, "the system must be %s (or be left out)", want)
+		return false
+	}
+	return true
+}
+
+func (p *searchParser) patientIdentifier(key string, vals []string) {
+	p.patientGiven = true
+	for _, v := range vals {
+		for _, item := range strings.Split(v, ",") {
+			system, code, hasSystem := searchToken(item)
+			if !p.checkSystem(key, system, hasSystem, SystemNHSNumber) {
+				continue
+			}
+			p.addPatient(key, strings.TrimSpace(code))
+		}
+	}
+}
+
+func (p *searchParser) patientReference(key string, vals []string) {
+	p.patientGiven = true
+	for _, v := range vals {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			nhs, typed := strings.CutPrefix(item, "Patient/")
+			switch {
+			case !typed && strings.Contains(item, "/"):
+				p.fail(key, "give a reference as Patient/{NHS number}")
+				continue
+			case !typed && strings.HasPrefix(key, "subject") && key != "subject:Patient":
+				p.fail(key, "subject may be a Group: give subject=Patient/{NHS number} or patient={NHS number}")
+				continue
+			}
+			p.addPatient(key, nhs)
+		}
+	}
+}
+
+func (p *searchParser) addPatient(key, nhs string) {
+	if !tracker.ValidNHSNumber(nhs) {
+		p.fail(key, "not a valid NHS number (10 digits, the last a modulus 11 check digit)")
+		return
+	}
+	switch p.s.NHSNumber {
+	case "":
+		p.s.NHSNumber = nhs
+	case nhs:
+	default:
+		p.fail(key, "one patient per search: two different NHS numbers were given")
+	}
+}
+
+func (p *searchParser) groupIdentifier(key string, vals []string) {
+	p.groupGiven = true
+	for _, v := range vals {
+		for _, item := range strings.Split(v, ",") {
+			system, code, hasSystem := searchToken(item)
+			if !p.checkSystem(key, system, hasSystem, SystemPrescriptionID) {
+				continue
+			}
+			id, ok := tracker.NormalisePrescriptionID(restorePlus(code))
+			if !ok {
+				p.fail(key, "%s", prescriptionIDProblem(id))
+				continue
+			}
+			switch p.s.PrescriptionID {
+			case "":
+				p.s.PrescriptionID = id
+			case id:
+			default:
+				p.fail(key, "one prescription per search: two different prescription IDs were given")
+			}
+		}
+	}
+}
+
+// restorePlus reads a prescription ID whose check character arrived as a space as ending in '+': an
+// unencoded '+' in a query string decodes to a space, and a space is never valid there.
+func restorePlus(v string) string {
+	v = strings.TrimLeft(v, " \t\r\n")
+	core := strings.TrimRight(v, " \t\r\n")
+	if (len(core) == 19 || len(core) == 36) && len(v) > len(core) && v[len(core)] == ' ' {
+		return core + "+"
+	}
+	return core
+}
+
+// prescriptionIDProblem says what is wrong with an upper-cased prescription ID that failed
+// validation. It never says what the check character should be: a wrong check character usually
+// means a mistyped ID, and "correcting" it would name another prescription.
+func prescriptionIDProblem(id string) string {
+	if prescriptionIDShape(id) {
+		return "the prescription ID's check character is wrong (is the ID mistyped?)"
+	}
+	return "not a prescription ID: expected XXXXXX-XXXXXX-XXXXXC (R2) or a GUID followed by its check character (R1)"
+}
+
+var (
+	shortIDShape = regexp.MustCompile(`^[A-Z0-9]{6}-[A-Z0-9]{6}-[A-Z0-9]{5}[A-Z0-9+]$`)
+	longIDShape  = regexp.MustCompile(`^[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}[A-Z0-9+]$`)
+)
+
+func prescriptionIDShape(id string) bool {
+	return shortIDShape.MatchString(id) || longIDShape.MatchString(id)
+}
+
+func (p *searchParser) issue(key string, vals []string) {
+	p.issueKey = key
+	v, ok := p.single(key, vals)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || strings.TrimLeft(v, "0123456789") != "" {
+		p.fail(key, "the issue number is an integer from 1")
+		return
+	}
+	p.s.Issue = n
+}
+
+func (p *searchParser) businessStatus(key string, vals []string) {
+	p.businessStatusGiven = true
+	v, ok := p.single(key, vals)
+	if !ok {
+		return
+	}
+	system, code, hasSystem := searchToken(v)
+	if !p.checkSystem(key, system, hasSystem, SystemBusinessStatus) {
+		return
+	}
+	st := tracker.PrescriptionStatus(strings.TrimSpace(code))
+	if !st.Valid() {
+		p.fail(key, "not an EPS prescription status code (four digits, e.g. 0001)")
+		return
+	}
+	p.s.BusinessStatus = st
+}
+
+func (p *searchParser) status(key string, vals []string) {
+	// Each repetition is one OR list; repetitions are AND, so the codes that apply are their
+	// intersection.
+	for _, v := range vals {
+		var set []string
+		for _, item := range strings.Split(v, ",") {
+			system, code, hasSystem := searchToken(item)
+			if !p.checkSystem(key, system, hasSystem, searchSystemRequestStatus) {
+				p.statusErr = true
+				continue
+			}
+			code = strings.TrimSpace(code)
+			if !slices.Contains(requestStatuses, code) {
+				p.statusErr = true
+				p.fail(key, "%q is not a MedicationRequest status (%s)", code, strings.Join(requestStatuses, ", "))
+				continue
+			}
+			if !slices.Contains(set, code) {
+				set = append(set, code)
+			}
+		}
+		p.statusSets = append(p.statusSets, set)
+	}
+}
+
+func (p *searchParser) version(key string, vals []string) {
+	p.versionGiven = true
+	v, ok := p.single(key, vals)
+	if !ok {
+		return
+	}
+	switch v = strings.ToUpper(v); v {
+	case "1", "2", "R1", "R2":
+		p.s.Version = v
+	default:
+		p.fail(key, "the prescription version is 1, 2, R1 or R2")
+	}
+}
+
+func (p *searchParser) count(key string, vals []string) {
+	v, ok := p.single(key, vals)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
+		p.fail(key, "_count is an integer from 0")
+		return
+	}
+	p.s.Count = min(n, MaxCount)
+}
+
+func (p *searchParser) summary(key string, vals []string) {
+	v, ok := p.single(key, vals)
+	if !ok {
+		return
+	}
+	switch v {
+	case "count":
+		p.s.SummaryCount = true
+	case "false":
+	case "true", "text", "data":
+		p.ignore(key+"="+v, "only _summary=count is supported")
+	default:
+		p.fail(key, "_summary is one of true, text, data, count or false")
+	}
+}
+
+func (p *searchParser) include(key string, vals []string) {
+	rev := strings.HasPrefix(key, "_revinclude")
+	param := strings.TrimSuffix(key, ":iterate")
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		switch {
+		case !rev && (v == includePatient || v == "MedicationRequest:patient:Patient" ||
+			v == "MedicationRequest:subject" || v == "MedicationRequest:subject:Patient"):
+			p.s.IncludePatient = true
+		case !rev && (v == includeRequester || v == "MedicationRequest:requester:Organization"):
+			p.s.IncludeRequester = true
+		case rev && (v == revIncludeDispense || v == "MedicationDispense:prescription:MedicationRequest"):
+			p.s.RevIncludeDispense = true
+		default:
+			p.ignore(param+"="+v, "this include is not supported")
+		}
+	}
+}
+
+// finish applies the rules that span parameters: the search mode, the window, the status filter.
+func (p *searchParser) finish(now time.Time) {
+	s := p.s
+	switch {
+	case p.patientGiven && p.groupGiven:
+		p.fail("group-identifier", "search by patient or by group-identifier, not both")
+	case !p.patientGiven && !p.groupGiven:
+		p.fail("patient", "a search needs a patient (patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS number}) or a prescription (group-identifier)")
+	}
+	if p.issueKey != "" && !p.groupGiven {
+		p.fail(p.issueKey, "issue applies to a group-identifier search only")
+	}
+	if p.groupGiven {
+		for _, c := range []struct {
+			given bool
+			param string
+		}{{p.authoredKey != "", "authoredon"}, {p.businessStatusGiven, "business-status"}, {p.versionGiven, "prescription-version"}} {
+			if c.given {
+				p.fail(c.param, "%s applies to a patient search only; a group-identifier search returns the one prescription", c.param)
+			}
+		}
+	}
+
+	if len(p.statusSets) > 0 {
+		codes := p.statusSets[0]
+		for _, set := range p.statusSets[1:] {
+			codes = slices.DeleteFunc(slices.Clone(codes), func(c string) bool { return !slices.Contains(set, c) })
+		}
+		if len(codes) == 0 && !p.statusErr {
+			p.fail("status", "the repeated status parameters have no code in common, so nothing could match")
+		}
+		sort.Strings(codes)
+		s.Statuses = codes
+	}
+
+	if p.patientGiven && !p.groupGiven {
+		p.window(now)
+	}
+}
+
+// TrackerQuery is Spine's search for a patient search: the UTC days covering the window (Spine
+// includes the whole of latestDate), the business status and the version. The window is filtered
+// exactly afterwards with MatchesAuthored.
+func (s *Search) TrackerQuery() tracker.SearchQuery {
+	q := tracker.SearchQuery{NHSNumber: s.NHSNumber, Status: s.BusinessStatus, Version: s.Version}
+	if !s.AuthoredOn.Start.IsZero() {
+		q.EarliestDate = searchDay(s.AuthoredOn.Start)
+	}
+	if !s.AuthoredOn.End.IsZero() {
+		q.LatestDate = searchDay(s.AuthoredOn.End.Add(-1))
+	}
+	return q
+}
+
+// RetrieveQuery is Spine's retrieve for a group-identifier search.
+func (s *Search) RetrieveQuery() tracker.RetrieveQuery {
+	return tracker.RetrieveQuery{PrescriptionID: s.PrescriptionID, IssueNumber: s.Issue}
+}
+
+// MatchesAuthored reports whether a MedicationRequest authored at t lies in the search's window.
+//
+// A zero t (Spine gave no date to map) matches: Spine itself placed the prescription in the window,
+// on the date it filters on, and dropping it would hide a prescription from a clinician. The rule
+// does not depend on whether the window was defaulted, so a page fetched through the self or next
+// link, which names the window explicitly, shows the same entries.
+func (s *Search) MatchesAuthored(t time.Time) bool {
+	return t.IsZero() || s.AuthoredOn.Contains(t)
+}
+
+// MatchesStatus reports whether a MedicationRequest with the given FHIR status passes the status
+// filter (any status when the search has none).
+func (s *Search) MatchesStatus(fhirStatus string) bool {
+	return len(s.Statuses) == 0 || slices.Contains(s.Statuses, fhirStatus)
+}
+
+// SelfQuery is the search as applied, in canonical spelling, for the Bundle's self link and the
+// paging token: the window (defaulted or not) as authoredon=ge..&authoredon=le.. (day bounds) or
+// ge/lt instants, and _count. Ignored parameters, _format, _pretty and _page are not in it. Parsed
+// again, it gives the same search.
+func (s *Search) SelfQuery() url.Values {
+	q := url.Values{}
+	if s.NHSNumber != "" {
+		q.Set("patient:identifier", SystemNHSNumber+"|"+s.NHSNumber)
+	}
+	if s.PrescriptionID != "" {
+		q.Set("group-identifier", SystemPrescriptionID+"|"+s.PrescriptionID)
+	}
+	if s.Issue > 0 {
+		q.Set("issue", strconv.Itoa(s.Issue))
+	}
+	if r := s.AuthoredOn; !r.Start.IsZero() {
+		if r.Start.Equal(searchDay(r.Start)) {
+			q.Add("authoredon", "ge"+r.Start.Format(time.DateOnly))
+		} else {
+			q.Add("authoredon", "ge"+r.Start.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if r := s.AuthoredOn; !r.End.IsZero() {
+		if r.End.Equal(searchDay(r.End)) {
+			q.Add("authoredon", "le"+r.End.AddDate(0, 0, -1).Format(time.DateOnly))
+		} else {
+			q.Add("authoredon", "lt"+r.End.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if s.BusinessStatus != "" {
+		q.Set("business-status", SystemBusinessStatus+"|"+string(s.BusinessStatus))
+	}
+	if len(s.Statuses) > 0 {
+		q.Set("status", strings.Join(s.Statuses, ","))
+	}
+	if s.Version != "" {
+		q.Set("prescription-version", s.Version)
+	}
+	q.Set("_count", strconv.Itoa(s.Count))
+	if s.SummaryCount {
+		q.Set("_summary", "count")
+	}
+	if s.IncludePatient {
+		q.Add("_include", includePatient)
+	}
+	if s.IncludeRequester {
+		q.Add("_include", includeRequester)
+	}
+	if s.RevIncludeDispense {
+		q.Set("_revinclude", revIncludeDispense)
+	}
+	return q
+}

@@ -1,0 +1,271 @@
+package mapping
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+)
+
+var (
+	odsCode     = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
+	snomedID    = regexp.MustCompile(`^[0-9]{6,18}$`)
+	fhirDecimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+)
+
+// view is a Source checked and resolved to the issue it shows, with the 111 data joined to it.
+type view struct {
+	p       *tracker.Prescription
+	full    bool
+	issue   *tracker.Issue
+	therapy therapy
+	detail  *tracker.PrescriptionDetail
+	summary *tracker.ItemSummary
+	// detailIssue is true when the 111 details describe the issue shown, so that their issue-level
+	// facts (dispensing pharmacy, dispensed date) apply to it.
+	detailIssue bool
+}
+
+func newView(src Source) (*view, error) {
+	p := src.Prescription
+	if p == nil {
+		return nil, fmt.Errorf("mapping: no prescription")
+	}
+	if !tracker.ValidPrescriptionID(p.ID) {
+		return nil, fmt.Errorf("mapping: invalid prescription ID %q", p.ID)
+	}
+	if !tracker.ValidNHSNumber(p.PatientNHSNumber) {
+		return nil, fmt.Errorf("mapping: prescription %s: invalid NHS number %q", p.ID, p.PatientNHSNumber)
+	}
+	th, err := therapyOf(p.TreatmentType)
+	if err != nil {
+		return nil, fmt.Errorf("%w (prescription %s)", err, p.ID)
+	}
+	v := &view{p: p, full: src.Full, therapy: th, detail: src.Detail, summary: src.Summary}
+	if src.IssueNumber == 0 {
+		v.issue = p.CurrentIssue()
+	} else {
+		v.issue = p.Issue(src.IssueNumber)
+	}
+	if v.issue == nil {
+		return nil, fmt.Errorf("mapping: prescription %s has no issue %d", p.ID, src.IssueNumber)
+	}
+	if _, err := businessStatusCoding(v.issue.Status); err != nil {
+		return nil, fmt.Errorf("%w (prescription %s issue %d)", err, p.ID, v.issue.Number)
+	}
+	last := 0
+	for _, li := range v.issue.LineItems {
+		if li.Ordinal <= last {
+			return nil, fmt.Errorf("mapping: prescription %s issue %d: line items out of order", p.ID, v.issue.Number)
+		}
+		last = li.Ordinal
+		if _, _, _, ok := ParseMedicationRequestID(MedicationRequestID(p.ID, v.issue.Number, li.Ordinal)); !ok {
+			return nil, fmt.Errorf("mapping: prescription %s: issue %d line %d has no id", p.ID, v.issue.Number, li.Ordinal)
+		}
+		if _, err := RequestStatusOf(li.Status); err != nil {
+			return nil, fmt.Errorf("%w (prescription %s issue %d line %d)", err, p.ID, v.issue.Number, li.Ordinal)
+		}
+		if li.ID != "" && !tracker.ValidLineItemID(li.ID) {
+			return nil, fmt.Errorf("mapping: prescription %s: invalid line-item ID %q", p.ID, li.ID)
+		}
+	}
+	if err := v.check111(); err != nil {
+		return nil, err
+	}
+	for _, org := range []tracker.Organisation{v.prescriber(), v.nominatedDispenser(), v.dispenser()} {
+		if org.ODS != "" && !odsCode.MatchString(org.ODS) {
+			return nil, fmt.Errorf("mapping: prescription %s: invalid ODS code %q", p.ID, org.ODS)
+		}
+	}
+	return v, nil
+}
+
+// check111 makes sure the 111 data is about this prescription and holds only codes the tracker could
+// map back from Spine's display text: the tracker leaves unknown text unmapped, an upstream fault.
+func (v *view) check111() error {
+	if d := v.detail; d != nil {
+		if !strings.EqualFold(d.ID, v.p.ID) {
+			return fmt.Errorf("mapping: 111 details of %s joined to prescription %s", d.ID, v.p.ID)
+		}
+		if d.Status != "" && !d.Status.Valid() {
+			return fmt.Errorf("mapping: prescription %s: unknown 111 prescription status %q", d.ID, d.Status)
+		}
+		if d.TreatmentType != "" && !d.TreatmentType.Valid() {
+			return fmt.Errorf("mapping: prescription %s: unknown 111 treatment type %q", d.ID, d.TreatmentType)
+		}
+		for _, it := range d.Items {
+			if it.Status != "" && !it.Status.Valid() {
+				return fmt.Errorf("mapping: prescription %s: unknown 111 item status %q", d.ID, it.Status)
+			}
+			if it.Code != "" && !snomedID.MatchString(it.Code) {
+				return fmt.Errorf("mapping: prescription %s line item %s: %q is not a dm+d code", d.ID, it.LineItemID, it.Code)
+			}
+			if it.Quantity != "" && !fhirDecimal.MatchString(it.Quantity) {
+				return fmt.Errorf("mapping: prescription %s line item %s: quantity %q is not a number", d.ID, it.LineItemID, it.Quantity)
+			}
+		}
+		v.detailIssue = d.CurrentIssue == 0 || d.CurrentIssue == v.issue.Number
+	}
+	if s := v.summary; s != nil {
+		if !strings.EqualFold(s.ID, v.p.ID) {
+			return fmt.Errorf("mapping: 111 summary of %s joined to prescription %s", s.ID, v.p.ID)
+		}
+		if s.Status != "" && !s.Status.Valid() {
+			return fmt.Errorf("mapping: prescription %s: unknown 111 prescription status %q", s.ID, s.Status)
+		}
+		if s.TreatmentType != "" && !s.TreatmentType.Valid() {
+			return fmt.Errorf("mapping: prescription %s: unknown 111 treatment type %q", s.ID, s.TreatmentType)
+		}
+	}
+	return nil
+}
+
+// soleLine reports whether the issue has a single line item and the 111 data a single entry: then
+// they are the same line even when the search gave no UUID to join on.
+func (v *view) soleLine(n111 int) bool { return len(v.issue.LineItems) == 1 && n111 == 1 }
+
+// detailItem is the 111 detail of a line item, joined on the UUID case-insensitively.
+func (v *view) detailItem(li *tracker.LineItem) *tracker.MedicationItem {
+	if v.detail == nil {
+		return nil
+	}
+	items := v.detail.Items
+	if li.ID == "" {
+		if v.soleLine(len(items)) {
+			return &items[0]
+		}
+		return nil
+	}
+	for i := range items {
+		if strings.EqualFold(items[i].LineItemID, li.ID) {
+			return &items[i]
+		}
+	}
+	return nil
+}
+
+// summaryMedication is the 111 summary's name for a line item, joined like detailItem.
+func (v *view) summaryMedication(li *tracker.LineItem) *tracker.MedicationName {
+	if v.summary == nil {
+		return nil
+	}
+	meds := v.summary.Medications
+	if li.ID == "" {
+		if v.soleLine(len(meds)) {
+			return &meds[0]
+		}
+		return nil
+	}
+	for i := range meds {
+		if strings.EqualFold(meds[i].LineItemID, li.ID) {
+			return &meds[i]
+		}
+	}
+	return nil
+}
+
+func (v *view) summaryName(li *tracker.LineItem) string {
+	if m := v.summaryMedication(li); m != nil {
+		return m.Name
+	}
+	return ""
+}
+
+// lineItemID is the line item's UUID: from the retrieve, else from the 111 entry joined to it.
+func (v *view) lineItemID(li *tracker.LineItem) string {
+	if li.ID != "" {
+		return li.ID
+	}
+	if it := v.detailItem(li); it != nil && tracker.ValidLineItemID(it.LineItemID) {
+		return it.LineItemID
+	}
+	if m := v.summaryMedication(li); m != nil && tracker.ValidLineItemID(m.LineItemID) {
+		return m.LineItemID
+	}
+	return ""
+}
+
+// authoredOn is when the prescription was signed (R2), else issued; zero when Spine says neither.
+func (v *view) authoredOn() time.Time {
+	ts := []time.Time{v.p.SigningDate, v.p.IssueDate}
+	if v.detail != nil {
+		ts = append(ts, v.detail.IssueDate)
+	}
+	if v.summary != nil {
+		ts = append(ts, v.summary.IssueDate)
+	}
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func (v *view) prescriber() tracker.Organisation {
+	return Prescriber(Source{Prescription: v.p, Detail: v.detail})
+}
+
+func (v *view) nominatedDispenser() tracker.Organisation {
+	var d tracker.Organisation
+	if v.detail != nil {
+		d = v.detail.NominatedPharmacy
+	}
+	return merge(v.p.NominatedDispenser, d)
+}
+
+// dispenser is the organisation dispensing the issue shown.
+func (v *view) dispenser() tracker.Organisation {
+	var d tracker.Organisation
+	if v.detail != nil && v.detailIssue {
+		d = v.detail.DispensingPharmacy
+	}
+	return merge(v.issue.Dispenser, d)
+}
+
+func (v *view) lastDispenseDate() time.Time {
+	if !v.issue.LastDispenseDate.IsZero() {
+		return v.issue.LastDispenseDate
+	}
+	if v.detail != nil && v.detailIssue {
+		return v.detail.DispensedDate
+	}
+	return time.Time{}
+}
+
+// totalAuthorised is the number of issues authorised, 0 when unknown: the 111 interactions say it; a
+// search lists every issue of a repeat-dispensing prescription.
+func (v *view) totalAuthorised() int {
+	switch {
+	case v.detail != nil && v.detail.TotalAuthorised > 0:
+		return v.detail.TotalAuthorised
+	case v.summary != nil && v.summary.TotalAuthorised > 0:
+		return v.summary.TotalAuthorised
+	case !v.full && v.p.TreatmentType == tracker.TreatmentRepeatDispensing:
+		return len(v.p.Issues)
+	}
+	return 0
+}
+
+// merge fills what the basic interactions leave out of an organisation from the 111 details' view of
+// it, when they name the same one (or the basic interactions name none).
+func merge(basic, detail tracker.Organisation) tracker.Organisation {
+	if basic.ODS == "" {
+		return detail
+	}
+	if !strings.EqualFold(basic.ODS, detail.ODS) {
+		return basic
+	}
+	if basic.Name == "" {
+		basic.Name = detail.Name
+	}
+	if basic.Phone == "" {
+		basic.Phone = detail.Phone
+	}
+	if basic.Address == "" {
+		basic.Address = detail.Address
+	}
+	return basic
+}
