@@ -1,0 +1,530 @@
+package routes_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
+)
+
+func TestPatientSearch(t *testing.T) {
+	a := start(t, setup{})
+	base := a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	if base.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", base.Status, base.Body)
+	}
+	want := ids(base.JSON, "match")
+	if len(want) == 0 {
+		t.Fatal("the acute-and-repeat patient has no matches in the default window")
+	}
+
+	t.Run("every spelling of the patient finds the same entries", func(t *testing.T) {
+		for _, q := range []string{
+			"patient:identifier=" + sandbox.PatientAcuteAndRepeat,
+			"subject:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|"+sandbox.PatientAcuteAndRepeat),
+			"patient.identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|"+sandbox.PatientAcuteAndRepeat),
+			"patient=Patient/" + sandbox.PatientAcuteAndRepeat,
+			"patient=" + sandbox.PatientAcuteAndRepeat,
+		} {
+			got := a.get(t, "/MedicationRequest?"+q)
+			if got.Status != http.StatusOK || !slices.Equal(ids(got.JSON, "match"), want) {
+				t.Errorf("%s: status %d, ids %v, want %v", q, got.Status, ids(got.JSON, "match"), want)
+			}
+		}
+	})
+
+	t.Run("the bundle is a searchset with total, absolute fullUrls and the summary tag", func(t *testing.T) {
+		b := base.JSON
+		if b["type"] != "searchset" || total(b) != len(want) {
+			t.Errorf("type %v total %d, want searchset %d", b["type"], total(b), len(want))
+		}
+		for _, e := range entries(b, "match") {
+			r := resource(e)
+			if got, want := e["fullUrl"], a.URL+"/MedicationRequest/"+r["id"].(string); got != want {
+				t.Errorf("fullUrl %v, want %v", got, want)
+			}
+			tags, _ := r["meta"].(map[string]any)["tag"].([]any)
+			if len(tags) == 0 || tags[0].(map[string]any)["code"] != "SUBSETTED" {
+				t.Errorf("%v: summary form is not tagged SUBSETTED", r["id"])
+			}
+			if _, ok := r["requester"]; ok {
+				t.Errorf("%v: summary form names a requester, which a search does not give", r["id"])
+			}
+		}
+	})
+
+	t.Run("entries are in authoredOn descending order", func(t *testing.T) {
+		var last string
+		for i, e := range entries(base.JSON, "match") {
+			got, _ := resource(e)["authoredOn"].(string)
+			if i > 0 && got > last {
+				t.Errorf("entry %d authored %s after the one before it (%s)", i, got, last)
+			}
+			last = got
+		}
+	})
+
+	t.Run("the default window is applied, shown in the self link and explained", func(t *testing.T) {
+		self := link(base.JSON, "self")
+		if !strings.Contains(self, "authoredon=ge2026-10-26") || !strings.Contains(self, "authoredon=le2026-11-23") {
+			t.Errorf("self link does not carry the applied window: %s", self)
+		}
+		outcomes := entries(base.JSON, "outcome")
+		if len(outcomes) != 1 || !strings.Contains(resource(outcomes[0])["issue"].([]any)[0].(map[string]any)["diagnostics"].(string), "28 days") {
+			t.Errorf("want one informational outcome about the 28-day default, got %v", outcomes)
+		}
+	})
+
+	t.Run("a patient with only old prescriptions finds them only with a wider window", func(t *testing.T) {
+		def := a.get(t, search(sandbox.PatientOnlyOld))
+		if total(def.JSON) != 0 {
+			t.Errorf("default window found %d, want 0", total(def.JSON))
+		}
+		wide := a.get(t, search(sandbox.PatientOnlyOld, "authoredon=ge2026-09-01", "authoredon=le2026-11-23"))
+		if total(wide.JSON) == 0 {
+			t.Errorf("a window from September found nothing: %s", wide.Body)
+		}
+		for _, e := range entries(wide.JSON, "match") {
+			if !strings.HasPrefix(resource(e)["id"].(string), sandbox.RxOldClaimed) {
+				t.Errorf("unexpected entry %v", resource(e)["id"])
+			}
+		}
+	})
+
+	t.Run("authoredon filters exactly within the days sent to Spine", func(t *testing.T) {
+		all := a.get(t, search(sandbox.PatientAcuteAndRepeat, "authoredon=ge2026-09-01"))
+		dates := map[string]bool{}
+		for _, e := range entries(all.JSON, "match") {
+			dates[resource(e)["authoredOn"].(string)] = true
+		}
+		for d := range dates {
+			day := d[:10]
+			got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "authoredon=eq"+day))
+			for _, e := range entries(got.JSON, "match") {
+				if ao := resource(e)["authoredOn"].(string); ao[:10] != day {
+					t.Errorf("authoredon=eq%s returned an entry authored %s", day, ao)
+				}
+			}
+			if total(got.JSON) == 0 {
+				t.Errorf("authoredon=eq%s found nothing, but an entry was authored then", day)
+			}
+			exact := a.get(t, search(sandbox.PatientAcuteAndRepeat, "authoredon=gt"+url.QueryEscape(d)))
+			for _, e := range entries(exact.JSON, "match") {
+				if ao := resource(e)["authoredOn"].(string); ao <= d {
+					t.Errorf("authoredon=gt%s returned an entry authored %s", d, ao)
+				}
+			}
+		}
+	})
+
+	t.Run("business-status keeps only prescriptions in that status", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAllStatuses, "authoredon=ge2026-01-01", "business-status=0003"))
+		if total(got.JSON) == 0 {
+			t.Fatalf("no prescriptions With Dispenser - Active: %s", got.Body)
+		}
+		for _, e := range entries(got.JSON, "match") {
+			if code := businessStatus(resource(e)); code != "0003" {
+				t.Errorf("%v has business status %s", resource(e)["id"], code)
+			}
+		}
+	})
+
+	t.Run("status keeps only line items whose mapped status matches", func(t *testing.T) {
+		all := a.get(t, search(sandbox.PatientAllStatuses, "authoredon=ge2026-01-01"))
+		byStatus := groupedBy(entries(all.JSON, "match"), func(e map[string]any) string { return resource(e)["status"].(string) })
+		if len(byStatus) < 3 {
+			t.Fatalf("want several statuses in the all-statuses data, got %v", len(byStatus))
+		}
+		for status, es := range byStatus {
+			got := a.get(t, search(sandbox.PatientAllStatuses, "authoredon=ge2026-01-01", "status="+status))
+			if total(got.JSON) != len(es) {
+				t.Errorf("status=%s: total %d, want %d", status, total(got.JSON), len(es))
+			}
+		}
+		two := a.get(t, search(sandbox.PatientAllStatuses, "authoredon=ge2026-01-01", "status=active,completed"))
+		if got, want := total(two.JSON), len(byStatus["active"])+len(byStatus["completed"]); got != want {
+			t.Errorf("status=active,completed: total %d, want %d", got, want)
+		}
+	})
+
+	t.Run("prescription-version R1 keeps only long-form prescription IDs", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "prescription-version=R1"))
+		if total(got.JSON) == 0 {
+			t.Fatal("no R1 prescriptions")
+		}
+		for _, e := range entries(got.JSON, "match") {
+			if g := groupIdentifier(resource(e)); len(g) != 37 {
+				t.Errorf("R1 search returned %s", g)
+			}
+		}
+		r2 := a.get(t, search(sandbox.PatientAcuteAndRepeat, "prescription-version=R2"))
+		if total(r2.JSON)+total(got.JSON) != total(base.JSON) {
+			t.Errorf("R1 %d + R2 %d != all %d", total(got.JSON), total(r2.JSON), total(base.JSON))
+		}
+	})
+
+	t.Run("a repeat-dispensing search shows the current issue", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientRepeatDispensing))
+		for _, e := range entries(got.JSON, "match") {
+			r := resource(e)
+			if groupIdentifier(r) == sandbox.RxRepeatDispensing && !strings.HasPrefix(r["id"].(string), sandbox.RxRepeatDispensing[:19]+".-3-") {
+				t.Errorf("eRD entry %v is not issue 3, the current one", r["id"])
+			}
+			if r["intent"] != "reflex-order" {
+				t.Errorf("eRD intent %v, want reflex-order", r["intent"])
+			}
+		}
+	})
+
+	t.Run("a patient with no prescriptions gets an empty searchset that says why", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientNoPrescriptions))
+		if got.Status != http.StatusOK || total(got.JSON) != 0 || len(entries(got.JSON, "match")) != 0 {
+			t.Errorf("status %d total %d: %s", got.Status, total(got.JSON), got.Body)
+		}
+		if len(entries(got.JSON, "outcome")) == 0 {
+			t.Error("no informational outcome")
+		}
+	})
+
+	t.Run("_summary=count gives the total and no entries", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_summary=count"))
+		if total(got.JSON) != len(want) || len(entries(got.JSON, "match")) != 0 {
+			t.Errorf("total %d, %d entries", total(got.JSON), len(entries(got.JSON, "match")))
+		}
+	})
+
+	t.Run("unknown parameters are ignored and left out of the self link", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "colour=blue"))
+		if got.Status != http.StatusOK || !slices.Equal(ids(got.JSON, "match"), want) {
+			t.Errorf("status %d", got.Status)
+		}
+		if strings.Contains(link(got.JSON, "self"), "colour") {
+			t.Errorf("self link keeps the unknown parameter: %s", link(got.JSON, "self"))
+		}
+	})
+
+	t.Run("Prefer handling=strict turns unknown parameters into a 400", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "colour=blue"), "Prefer", "handling=strict")
+		if got.Status != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400", got.Status)
+		}
+		if is := issue(t, got); is["code"] != "invalid" {
+			t.Errorf("issue %v", is)
+		}
+	})
+
+	t.Run("the self link, followed, gives the same answer", func(t *testing.T) {
+		again := a.get(t, link(base.JSON, "self"))
+		if !slices.Equal(ids(again.JSON, "match"), want) {
+			t.Errorf("self link gave %v, want %v", ids(again.JSON, "match"), want)
+		}
+	})
+}
+
+func TestGroupIdentifierSearch(t *testing.T) {
+	a := start(t, setup{detailed: true})
+
+	t.Run("a prescription's line items come in full form with medication", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest?group-identifier="+url.QueryEscape("https://fhir.nhs.uk/Id/prescription-order-number|"+sandbox.RxAcuteDispensed))
+		if got.Status != http.StatusOK || total(got.JSON) == 0 {
+			t.Fatalf("status %d: %s", got.Status, got.Body)
+		}
+		for _, e := range entries(got.JSON, "match") {
+			r := resource(e)
+			if groupIdentifier(r) != sandbox.RxAcuteDispensed {
+				t.Errorf("entry of %s", groupIdentifier(r))
+			}
+			med := r["medicationCodeableConcept"].(map[string]any)
+			if _, ok := med["coding"]; !ok {
+				t.Errorf("%v: no medication coding in full form with details on: %v", r["id"], med)
+			}
+			if _, ok := r["requester"]; !ok {
+				t.Errorf("%v: full form has no requester", r["id"])
+			}
+			if meta, _ := r["meta"].(map[string]any); meta["tag"] != nil {
+				t.Errorf("%v: full form is tagged %v", r["id"], meta["tag"])
+			}
+		}
+	})
+
+	t.Run("an unencoded plus sign is read as the check character", func(t *testing.T) {
+		id := sandbox.RxRepeatDispensing                           // ends in '+'
+		got := a.get(t, "/MedicationRequest?group-identifier="+id) // '+' sent raw: the server sees a space
+		if got.Status != http.StatusOK || total(got.JSON) == 0 {
+			t.Fatalf("status %d: %s", got.Status, got.Body)
+		}
+		if g := groupIdentifier(resource(entries(got.JSON, "match")[0])); g != id {
+			t.Errorf("groupIdentifier %s, want %s", g, id)
+		}
+	})
+
+	t.Run("issue picks a past issue of a repeat-dispensing prescription", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest?group-identifier="+url.QueryEscape(sandbox.RxRepeatDispensing)+"&issue=1")
+		if got.Status != http.StatusOK || total(got.JSON) == 0 {
+			t.Fatalf("status %d: %s", got.Status, got.Body)
+		}
+		for _, e := range entries(got.JSON, "match") {
+			if id := resource(e)["id"].(string); !strings.Contains(id, ".-1-") {
+				t.Errorf("issue=1 gave %s", id)
+			}
+		}
+	})
+
+	t.Run("an issue that does not exist is an empty searchset", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest?group-identifier="+url.QueryEscape(sandbox.RxRepeatDispensing)+"&issue=99")
+		if got.Status != http.StatusOK || total(got.JSON) != 0 || len(entries(got.JSON, "outcome")) == 0 {
+			t.Errorf("status %d total %d: %s", got.Status, total(got.JSON), got.Body)
+		}
+	})
+
+	t.Run("a well-formed prescription ID Spine does not know is an empty searchset", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest?group-identifier=7D9625-Z72BF2-11E3AC")
+		if got.Status != http.StatusOK || total(got.JSON) != 0 {
+			t.Errorf("status %d total %d: %s", got.Status, total(got.JSON), got.Body)
+		}
+	})
+}
+
+func TestPaging(t *testing.T) {
+	a := start(t, setup{})
+	all := a.get(t, search(sandbox.PatientManyItems, "_count=100"))
+	want := ids(all.JSON, "match")
+	if len(want) < 20 {
+		t.Fatalf("want many entries to page through, got %d", len(want))
+	}
+
+	for _, size := range []int{7, 25} {
+		t.Run("pages of "+itoa(size)+" cover every entry exactly once, in order", func(t *testing.T) {
+			var got []string
+			next := search(sandbox.PatientManyItems, "_count="+itoa(size))
+			pages := 0
+			for next != "" {
+				page := a.get(t, next)
+				if page.Status != http.StatusOK {
+					t.Fatalf("page %d: status %d: %s", pages, page.Status, page.Body)
+				}
+				if total(page.JSON) != len(want) {
+					t.Errorf("page %d: total %d, want %d", pages, total(page.JSON), len(want))
+				}
+				if n := len(entries(page.JSON, "match")); n > size {
+					t.Errorf("page %d has %d entries, more than _count", pages, n)
+				}
+				if pages > 0 && link(page.JSON, "previous") == "" {
+					t.Errorf("page %d has no previous link", pages)
+				}
+				got = append(got, ids(page.JSON, "match")...)
+				next = link(page.JSON, "next")
+				if pages++; pages > 100 {
+					t.Fatal("paging does not end")
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("paged ids differ from one big page:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+
+	t.Run("next links are short and opaque", func(t *testing.T) {
+		page := a.get(t, search(sandbox.PatientManyItems, "_count=5"))
+		next := link(page.JSON, "next")
+		if next == "" || strings.Contains(next, sandbox.PatientManyItems) || len(next) > 400 {
+			t.Errorf("next link %q", next)
+		}
+	})
+
+	t.Run("an altered paging token is a 400", func(t *testing.T) {
+		page := a.get(t, search(sandbox.PatientManyItems, "_count=5"))
+		next := link(page.JSON, "next")
+		u, _ := url.Parse(next)
+		tok := u.Query().Get("_page")
+		bad := a.get(t, "/MedicationRequest?_page="+tok[:len(tok)-2]+"AA")
+		if bad.Status != http.StatusBadRequest {
+			t.Errorf("status %d, want 400", bad.Status)
+		}
+		if is := issue(t, bad); !slices.Contains(toStrings(is["expression"]), "_page") {
+			t.Errorf("issue %v does not name _page", is)
+		}
+	})
+}
+
+func TestIncludes(t *testing.T) {
+	a := start(t, setup{detailed: true})
+
+	t.Run("_include patient adds the Patient once", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_include=MedicationRequest:patient"))
+		if inc := ids(got.JSON, "include"); !slices.Equal(inc, []string{"Patient/" + sandbox.PatientAcuteAndRepeat}) {
+			t.Errorf("includes %v", inc)
+		}
+	})
+
+	t.Run("_include requester fans out and adds each prescriber once", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_include=MedicationRequest:requester"))
+		inc := ids(got.JSON, "include")
+		if len(inc) == 0 {
+			t.Fatalf("no organisations included: %s", got.Body)
+		}
+		seen := map[string]bool{}
+		for _, id := range inc {
+			if !strings.HasPrefix(id, "Organization/") || seen[id] {
+				t.Errorf("include %s (repeated: %v)", id, seen[id])
+			}
+			seen[id] = true
+		}
+		for _, e := range entries(got.JSON, "match") {
+			req, ok := resource(e)["requester"].(map[string]any)
+			if !ok {
+				t.Errorf("%v has no requester after the fan-out", resource(e)["id"])
+				continue
+			}
+			if !seen[req["reference"].(string)] {
+				t.Errorf("requester %v is not included", req["reference"])
+			}
+		}
+	})
+
+	t.Run("_revinclude adds the dispenses of dispensed items", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_revinclude=MedicationDispense:prescription"))
+		inc := entries(got.JSON, "include")
+		if len(inc) == 0 {
+			t.Fatalf("no dispenses included: %s", got.Body)
+		}
+		matches := map[string]bool{}
+		for _, id := range ids(got.JSON, "match") {
+			matches[id] = true
+		}
+		for _, e := range inc {
+			r := resource(e)
+			if r["resourceType"] != "MedicationDispense" {
+				t.Errorf("include of %v", r["resourceType"])
+				continue
+			}
+			ref := r["authorizingPrescription"].([]any)[0].(map[string]any)["reference"].(string)
+			if !matches[ref] {
+				t.Errorf("dispense %v points at %s, which is not a match", r["id"], ref)
+			}
+		}
+	})
+
+	t.Run("_include on a group-identifier search needs no fan-out", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest?group-identifier="+sandbox.RxAcuteDispensed+"&_include=MedicationRequest:requester&_include=MedicationRequest:patient")
+		if inc := ids(got.JSON, "include"); len(inc) != 2 {
+			t.Errorf("includes %v, want the patient and the prescriber", inc)
+		}
+	})
+}
+
+func TestRead(t *testing.T) {
+	a := start(t, setup{detailed: true})
+	found := a.get(t, "/MedicationRequest?group-identifier="+sandbox.RxRepeatPrescribingActive)
+	es := entries(found.JSON, "match")
+	if len(es) == 0 {
+		t.Fatalf("nothing found: %s", found.Body)
+	}
+
+	t.Run("an id from a search reads the same resource", func(t *testing.T) {
+		for _, e := range es {
+			id := resource(e)["id"].(string)
+			got := a.get(t, "/MedicationRequest/"+id)
+			if got.Status != http.StatusOK || got.JSON["id"] != id || got.JSON["resourceType"] != "MedicationRequest" {
+				t.Errorf("read %s: status %d, id %v", id, got.Status, got.JSON["id"])
+			}
+		}
+	})
+
+	t.Run("the ETag lets a client revalidate", func(t *testing.T) {
+		id := resource(es[0])["id"].(string)
+		first := a.get(t, "/MedicationRequest/"+id)
+		etag := first.Header.Get("ETag")
+		if etag == "" || !strings.Contains(first.Header.Get("Cache-Control"), "private") {
+			t.Fatalf("ETag %q, Cache-Control %q", etag, first.Header.Get("Cache-Control"))
+		}
+		again := a.get(t, "/MedicationRequest/"+id, "If-None-Match", etag)
+		if again.Status != http.StatusNotModified || len(again.Body) != 0 {
+			t.Errorf("status %d with %d bytes, want 304 and no body", again.Status, len(again.Body))
+		}
+	})
+
+	for _, tc := range []struct{ name, id string }{
+		{"a line that does not exist is a 404", sandbox.RxRepeatPrescribingActive + "-1-9"},
+		{"an issue that does not exist is a 404", sandbox.RxRepeatPrescribingActive + "-7-1"},
+		{"a prescription Spine does not know is a 404", "7D9625-Z72BF2-11E3AC-1-1"},
+		{"a wrong check character is a 404", "7D9625-Z72BF2-11E3AD-1-1"},
+		{"a malformed id is a 404", "not-an-id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := a.get(t, "/MedicationRequest/"+tc.id)
+			if got.Status != http.StatusNotFound {
+				t.Fatalf("status %d, want 404: %s", got.Status, got.Body)
+			}
+			if is := issue(t, got); is["code"] != "not-found" {
+				t.Errorf("issue %v", is)
+			}
+		})
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	a := start(t, setup{})
+	got := a.get(t, "/metadata")
+	if got.Status != http.StatusOK || got.JSON["resourceType"] != "CapabilityStatement" || got.JSON["fhirVersion"] != "4.0.1" {
+		t.Fatalf("status %d: %.300s", got.Status, got.Body)
+	}
+	rest := got.JSON["rest"].([]any)[0].(map[string]any)
+	var params []string
+	for _, r := range rest["resource"].([]any) {
+		rm := r.(map[string]any)
+		if rm["type"] != "MedicationRequest" {
+			continue
+		}
+		for _, p := range rm["searchParam"].([]any) {
+			params = append(params, p.(map[string]any)["name"].(string))
+		}
+		for _, p := range rm["searchParam"].([]any) {
+			def, _ := p.(map[string]any)["definition"].(string)
+			if strings.HasPrefix(def, a.URL) {
+				t.Run("the definition of "+p.(map[string]any)["name"].(string)+" is served", func(t *testing.T) {
+					sp := a.get(t, def)
+					if sp.Status != http.StatusOK || sp.JSON["resourceType"] != "SearchParameter" {
+						t.Errorf("GET %s: status %d", def, sp.Status)
+					}
+				})
+			}
+		}
+	}
+	for _, want := range []string{"patient", "authoredon", "status", "business-status", "prescription-version", "group-identifier", "issue"} {
+		if !slices.Contains(params, want) {
+			t.Errorf("CapabilityStatement does not declare %s (has %v)", want, params)
+		}
+	}
+}
+
+func businessStatus(r map[string]any) string {
+	for _, e := range r["extension"].([]any) {
+		em := e.(map[string]any)
+		if strings.HasSuffix(em["url"].(string), "Extension-EPS-TaskBusinessStatus") {
+			return em["valueCoding"].(map[string]any)["code"].(string)
+		}
+	}
+	return ""
+}
+
+func groupIdentifier(r map[string]any) string {
+	g, _ := r["groupIdentifier"].(map[string]any)
+	v, _ := g["value"].(string)
+	return v
+}
+
+func toStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		out = append(out, s.(string))
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

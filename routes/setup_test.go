@@ -1,0 +1,203 @@
+package routes_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
+	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
+)
+
+var _ routes.Tracker = (*tracker.Client)(nil)
+
+// now is the clock both the sandbox and the adapter run on, so the data set's dates are fixed.
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+type adapter struct {
+	URL     string // the FHIR base, e.g. http://127.0.0.1:PORT/FHIR/R4
+	Spine   *sandbox.Server
+	Handler http.Handler
+}
+
+type setup struct {
+	detailed bool
+	strict   bool // the sandbox requires user and role
+	noUser   bool // the adapter sends no user or role
+	timeout  time.Duration
+	tracker  routes.Tracker // replaces the real client (for the panic test only)
+}
+
+// start runs the real sandbox over mutual TLS, the real tracker client and the real router.
+func start(t testing.TB, s setup) *adapter {
+	t.Helper()
+	spine, err := sandbox.Start(sandbox.Options{Now: func() time.Time { return now }, Strict: s.strict}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = spine.Close(context.Background()) })
+
+	tlsConfig, err := tracker.TLSConfigFromPEM(spine.Certs.ClientCertPEM, spine.Certs.ClientKeyPEM, spine.Certs.CAPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.timeout == 0 {
+		s.timeout = 3 * time.Second
+	}
+	tcfg := tracker.Config{
+		BaseURL: spine.URL, ASID: "200000000946", Timeout: s.timeout, RetryBackoff: time.Millisecond,
+	}
+	client, err := tracker.New(tcfg, tracker.NewHTTPClient(tlsConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr routes.Tracker = client
+	if s.tracker != nil {
+		tr = s.tracker
+	}
+	enc, err := fhir.NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cfg := routes.Config{
+		BaseURL:  srv.URL + "/FHIR/R4",
+		Detailed: s.detailed,
+		Now:      func() time.Time { return now },
+	}
+	if !s.noUser {
+		cfg.UserID, cfg.RoleProfileID = "313175813564", "562926913100"
+	}
+	h := routes.New(cfg, tr, enc, nil)
+	srv.Config.Handler = h
+	return &adapter{URL: srv.URL + "/FHIR/R4", Spine: spine, Handler: h}
+}
+
+type answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	JSON   map[string]any
+}
+
+// get requests path (relative to the FHIR base, or absolute) with optional header pairs.
+func (a *adapter) get(t testing.TB, path string, headers ...string) answer {
+	t.Helper()
+	target := path
+	if !strings.HasPrefix(path, "http") {
+		target = a.URL + path
+	}
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans := answer{Status: res.StatusCode, Header: res.Header, Body: body}
+	if len(body) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/fhir+json") {
+		if err := json.Unmarshal(body, &ans.JSON); err != nil {
+			t.Fatalf("GET %s: body is not JSON: %v\n%s", path, err, body)
+		}
+		validate(t, body)
+	}
+	return ans
+}
+
+var r4, _ = jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+
+// validate checks a FHIR answer with google/fhir's R4 validation.
+func validate(t testing.TB, body []byte) {
+	t.Helper()
+	if _, err := r4.Unmarshal(body); err != nil {
+		t.Errorf("answer fails R4 validation: %v\n%.2000s", err, body)
+	}
+}
+
+// search is a patient search with extra parameters.
+func search(nhs string, extra ...string) string {
+	q := "/MedicationRequest?patient:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|"+nhs)
+	for _, e := range extra {
+		q += "&" + e
+	}
+	return q
+}
+
+// entries returns the bundle's entries of one search mode ("match", "include", "outcome").
+func entries(b map[string]any, mode string) []map[string]any {
+	var out []map[string]any
+	list, _ := b["entry"].([]any)
+	for _, e := range list {
+		em := e.(map[string]any)
+		if s, _ := em["search"].(map[string]any); s["mode"] == mode {
+			out = append(out, em)
+		}
+	}
+	return out
+}
+
+func resource(e map[string]any) map[string]any { return e["resource"].(map[string]any) }
+
+func ids(b map[string]any, mode string) []string {
+	var out []string
+	for _, e := range entries(b, mode) {
+		r := resource(e)
+		out = append(out, r["resourceType"].(string)+"/"+r["id"].(string))
+	}
+	return out
+}
+
+func total(b map[string]any) int {
+	n, _ := b["total"].(float64)
+	return int(n)
+}
+
+func link(b map[string]any, rel string) string {
+	list, _ := b["link"].([]any)
+	for _, l := range list {
+		lm := l.(map[string]any)
+		if lm["relation"] == rel {
+			return lm["url"].(string)
+		}
+	}
+	return ""
+}
+
+// issue returns the first OperationOutcome issue of an error answer.
+func issue(t testing.TB, a answer) map[string]any {
+	t.Helper()
+	if a.JSON["resourceType"] != "OperationOutcome" {
+		t.Fatalf("want an OperationOutcome, got %d %s", a.Status, a.Body)
+	}
+	return a.JSON["issue"].([]any)[0].(map[string]any)
+}
+
+func groupedBy[T any](list []T, key func(T) string) map[string][]T {
+	m := make(map[string][]T)
+	for _, v := range list {
+		m[key(v)] = append(m[key(v)], v)
+	}
+	return m
+}
