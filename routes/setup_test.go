@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
@@ -28,6 +30,7 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 type adapter struct {
 	URL     string // the FHIR base, e.g. http://127.0.0.1:PORT/FHIR/R4
 	Spine   *sandbox.Server
+	Client  *tracker.Client // the real client, talking to Spine
 	Handler http.Handler
 }
 
@@ -83,7 +86,7 @@ func start(t testing.TB, s setup) *adapter {
 	}
 	h := routes.New(cfg, tr, enc, nil)
 	srv.Config.Handler = h
-	return &adapter{URL: srv.URL + "/FHIR/R4", Spine: spine, Handler: h}
+	return &adapter{URL: srv.URL + "/FHIR/R4", Spine: spine, Client: client, Handler: h}
 }
 
 type answer struct {
@@ -200,4 +203,9 @@ func groupedBy[T any](list []T, key func(T) string) map[string][]T {
 		m[key(v)] = append(m[key(v)], v)
 	}
 	return m
+}
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
 }

@@ -1,0 +1,101 @@
+package routes
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+)
+
+func TestEpsTraceID(t *testing.T) {
+	for _, tc := range []struct {
+		name, traceparent, requestID, want string
+	}{
+		{"a W3C trace id becomes 26 characters of base32",
+			"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "ignored", "JP4S6NLXWNG2NI6OSKOQ4DSHGY"},
+		{"without a trace id a UUID request id becomes 26 characters of base32",
+			"", "4b7120c1-c5c1-46d1-a6db-f8321645993b", "JNYSBQOFYFDNDJW37AZBMRMZHM"},
+		{"an all-zero trace id is ignored",
+			"00-00000000000000000000000000000000-00f067aa0ba902b7-01", "abc-123", "abc-123"},
+		{"a malformed traceparent is ignored",
+			"garbage", "abc-123", "abc-123"},
+		{"another request id keeps only Spine's characters, at most 30",
+			"", "req.1:2_3-" + "abcdefghijklmnopqrstuvwxyz0123456789", "req123-abcdefghijklmnopqrstuvw"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := epsTraceID(tc.traceparent, tc.requestID)
+			if !tracker.ValidTraceID(got) {
+				t.Fatalf("%q is not a valid Eps-TraceId", got)
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("the same trace id always gives the same Eps-TraceId", func(t *testing.T) {
+		tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		if epsTraceID(tp, "a") != epsTraceID(tp, "b") {
+			t.Error("not stable")
+		}
+	})
+}
+
+func TestPager(t *testing.T) {
+	p := pager{key: []byte("test key")}
+	q := url.Values{"patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9691003120"}, "_count": {"10"}}
+
+	t.Run("a token opens to the query and offset it was made from", func(t *testing.T) {
+		gotQ, gotOff, err := p.open(p.token(q, 30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotOff != 30 || gotQ.Encode() != q.Encode() {
+			t.Errorf("got %v %d", gotQ, gotOff)
+		}
+	})
+	t.Run("a token signed with another key is refused", func(t *testing.T) {
+		other := pager{key: []byte("other key")}
+		if _, _, err := p.open(other.token(q, 30)); err == nil {
+			t.Error("accepted")
+		}
+	})
+	t.Run("junk is refused", func(t *testing.T) {
+		for _, tok := range []string{"", "!!", "AAAA", "c2hvcnQ"} {
+			if _, _, err := p.open(tok); err == nil {
+				t.Errorf("%q accepted", tok)
+			}
+		}
+	})
+}
+
+func TestStrictHandling(t *testing.T) {
+	for prefer, want := range map[string]bool{
+		"":                                false,
+		"handling=lenient":                false,
+		"handling=strict":                 true,
+		"return=minimal, handling=strict": true,
+		`handling="strict"`:               true,
+		"Handling=Strict":                 true,
+		"respond-async, handling=lenient": false,
+	} {
+		if got := strictHandling(prefer); got != want {
+			t.Errorf("strictHandling(%q) = %v, want %v", prefer, got, want)
+		}
+	}
+}
+
+func TestETagMatches(t *testing.T) {
+	etag := `"abc"`
+	for header, want := range map[string]bool{
+		`"abc"`:      true,
+		`W/"abc"`:    true,
+		`"x", "abc"`: true,
+		`*`:          true,
+		`"abd"`:      false,
+		``:           false,
+	} {
+		if got := etagMatches(header, etag); got != want {
+			t.Errorf("etagMatches(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
