@@ -159,7 +159,9 @@ func printWelcome(w io.Writer, cfg *config.Config) {
 		return
 	}
 	nhs := sandbox.PatientAcuteAndRepeat
-	fmt.Fprintf(w, "  Spine:      embedded sandbox (mutual TLS on loopback); test patients are listed in README.md\n")
+	fmt.Fprintf(w, "  Spine:      embedded sandbox (mutual TLS on loopback, certificates made at start-up)\n")
+	fmt.Fprintf(w, "  Patient:    NHS number %s (more test patients in README.md)\n", nhs)
+	fmt.Fprintf(w, "  Auth:       none yet: serve on loopback only (bearer tokens come with a later release)\n")
 	fmt.Fprintf(w, "  Try:        curl -s '%s/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|%s&_pretty=true'\n", cfg.BaseURL, nhs)
 	fmt.Fprintf(w, "  Capability: curl -s '%s/metadata'\n", cfg.BaseURL)
 }

@@ -136,6 +136,8 @@ var ValidItemStatuses = map[PrescriptionStatus][]LineItemStatus{
 	StatusClaimed:      {ItemFullyDispensed, ItemNotDispensed, ItemCancelled, ItemExpired},
 	StatusNoClaimed:    {ItemFullyDispensed, ItemNotDispensed, ItemCancelled, ItemExpired},
 	StatusNotDispensed: {ItemNotDispensed, ItemCancelled, ItemExpired},
+	// SPEC 4.2's table has no row for 9005: a cancelled future issue's items are cancelled.
+	StatusPendingCancellation: {ItemCancelled},
 }
 
 // foldText normalises display text for matching: case, spacing and hyphen variants fold together, so

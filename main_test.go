@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRun runs the adapter as main would, on a free port, and returns the FHIR base it printed.
+func startRun(t *testing.T, env map[string]string, args ...string) (base string, out *strings.Builder, done <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := run(ctx, args, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.CloseWithError(io.EOF)
+		errc <- err
+	}()
+	out = &strings.Builder{}
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() {
+		line := lines.Text()
+		out.WriteString(line + "\n")
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "FHIR base:"); ok {
+			base = strings.TrimSpace(rest)
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(out, pr) }()
+	if base == "" {
+		cancel()
+		t.Fatalf("run printed no FHIR base: %v (%s)", <-errc, out)
+	}
+	t.Cleanup(cancel)
+	stopped := make(chan error, 1)
+	go func() { stopped <- <-errc }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Errorf("run returned %v after shutdown", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after its context was cancelled")
+		}
+	})
+	return base, out, stopped
+}
+
+func TestRunServesFHIRFromTheEmbeddedSandbox(t *testing.T) {
+	base, out, _ := startRun(t, map[string]string{"EPS_FHIR_ADDR": "127.0.0.1:0"})
+
+	res, err := http.Get(strings.TrimSuffix(base, "/FHIR/R4") + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", res.StatusCode)
+	}
+
+	// The welcome names a ready-to-paste curl: the search it shows must return a Bundle.
+	var try string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if _, rest, ok := strings.Cut(line, "Try:"); ok {
+			try = strings.TrimSpace(rest)
+		}
+	}
+	_, quoted, ok := strings.Cut(try, "'")
+	if !ok {
+		t.Fatalf("no curl in the welcome:\n%s", out)
+	}
+	target := strings.TrimSuffix(quoted, "'")
+	res, err = http.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b struct {
+		ResourceType string
+		Total        int
+	}
+	if err := json.NewDecoder(res.Body).Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || b.ResourceType != "Bundle" || b.Total == 0 {
+		t.Errorf("the welcome's curl gave %d %s with %d entries", res.StatusCode, b.ResourceType, b.Total)
+	}
+}
+
+func TestRunRefusesInvalidConfigurationListingEveryProblem(t *testing.T) {
+	err := run(context.Background(), nil, func(k string) string {
+		return map[string]string{"SPINE_BASE_URL": "http://spine", "SPINE_ASID": "1"}[k]
+	}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"SPINE_BASE_URL", "SPINE_CLIENT_CERT", "SPINE_ASID"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
+
+func TestRunSandboxWritesClientFiles(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	pr, pw := io.Pipe()
+	go func() { errc <- run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--certs", dir}, os.Getenv, pw, io.Discard) }()
+	// Wait for the sandbox to say it is serving, then check what a client needs is there.
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() && !strings.Contains(lines.Text(), "curl") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	for _, f := range []string{"ca.pem", "client.pem", "client-key.pem"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("sandbox returned %v", err)
+	}
+}
