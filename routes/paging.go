@@ -1,26 +1,44 @@
 package routes
 
 import (
+	"bytes"
+	"compress/flate"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net/url"
 )
 
 // pager makes the opaque _page tokens of next and previous links: the canonical search and an offset,
-// signed, so that a client can follow them but not forge or alter them. They hold nothing the self
-// link does not already show.
+// compressed and signed, so that a client can follow them but not forge or alter them. They hold
+// nothing the self link does not already show.
 type pager struct{ key []byte }
 
-const macBytes = 12
+const (
+	macBytes = 12
+	// maxQueryBytes bounds what a token may inflate to.
+	maxQueryBytes = 4096
+)
+
+// tokenDictionary primes the compressor with what canonical queries are made of, so that a token for
+// a typical search is a few dozen characters rather than a few hundred.
+var tokenDictionary = []byte("_include=MedicationRequest%3Arequester&_revinclude=MedicationDispense%3Aprescription" +
+	"&_include=MedicationRequest%3Apatient&business-status=https%3A%2F%2Ffhir.nhs.uk%2FCodeSystem%2FEPS-task-business-status%7C" +
+	"&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7C&issue=&prescription-version=&status=" +
+	"&_count=50&authoredon=ge2026-&authoredon=le2026-&patient%3Aidentifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C")
 
 var errBadToken = errors.New("paging token is not one this server issued")
 
 func (p pager) token(q url.Values, offset int) string {
-	payload := binary.AppendUvarint(nil, uint64(offset))
-	payload = append(payload, q.Encode()...)
+	var buf bytes.Buffer
+	buf.Write(binary.AppendUvarint(nil, uint64(offset)))
+	zw, _ := flate.NewWriterDict(&buf, flate.BestCompression, tokenDictionary) // fails only for a bad level
+	_, _ = zw.Write([]byte(q.Encode()))                                        // writes to a bytes.Buffer do not fail
+	_ = zw.Close()
+	payload := buf.Bytes()
 	return base64.RawURLEncoding.EncodeToString(append(p.mac(payload), payload...))
 }
 
@@ -37,7 +55,11 @@ func (p pager) open(tok string) (url.Values, int, error) {
 	if n <= 0 || offset > 1<<20 {
 		return nil, 0, errBadToken
 	}
-	q, err := url.ParseQuery(string(payload[n:]))
+	raw, err = io.ReadAll(io.LimitReader(flate.NewReaderDict(bytes.NewReader(payload[n:]), tokenDictionary), maxQueryBytes))
+	if err != nil {
+		return nil, 0, errBadToken
+	}
+	q, err := url.ParseQuery(string(raw))
 	if err != nil {
 		return nil, 0, errBadToken
 	}
