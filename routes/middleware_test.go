@@ -41,7 +41,7 @@ func TestEpsTraceID(t *testing.T) {
 }
 
 func TestPager(t *testing.T) {
-	p := pager{key: []byte("test key")}
+	p := newPager([]byte("test key"))
 	q := url.Values{"patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9691003120"}, "_count": {"10"}}
 
 	t.Run("a token opens to the query and offset it was made from", func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestPager(t *testing.T) {
 		}
 	})
 	t.Run("a token signed with another key is refused", func(t *testing.T) {
-		other := pager{key: []byte("other key")}
+		other := newPager([]byte("other key"))
 		if _, _, err := p.open(other.token(q, 30)); err == nil {
 			t.Error("accepted")
 		}

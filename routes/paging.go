@@ -10,12 +10,23 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"sync"
 )
 
 // pager makes the opaque _page tokens of next and previous links: the canonical search and an offset,
 // compressed and signed, so that a client can follow them but not forge or alter them. They hold
 // nothing the self link does not already show.
-type pager struct{ key []byte }
+type pager struct {
+	key     []byte
+	writers *sync.Pool // of *flate.Writer: building one costs about 800 KB, resetting one nothing
+}
+
+func newPager(key []byte) pager {
+	return pager{key: key, writers: &sync.Pool{New: func() any {
+		zw, _ := flate.NewWriterDict(nil, flate.BestCompression, tokenDictionary) // fails only for a bad level
+		return zw
+	}}}
+}
 
 const (
 	macBytes = 12
@@ -35,9 +46,11 @@ var errBadToken = errors.New("paging token is not one this server issued")
 func (p pager) token(q url.Values, offset int) string {
 	var buf bytes.Buffer
 	buf.Write(binary.AppendUvarint(nil, uint64(offset)))
-	zw, _ := flate.NewWriterDict(&buf, flate.BestCompression, tokenDictionary) // fails only for a bad level
-	_, _ = zw.Write([]byte(q.Encode()))                                        // writes to a bytes.Buffer do not fail
+	zw := p.writers.Get().(*flate.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write([]byte(q.Encode())) // writes to a bytes.Buffer do not fail
 	_ = zw.Close()
+	p.writers.Put(zw)
 	payload := buf.Bytes()
 	return base64.RawURLEncoding.EncodeToString(append(p.mac(payload), payload...))
 }

@@ -57,7 +57,7 @@ func New(cfg Config, t Tracker, enc *fhir.Encoder, logger *slog.Logger) http.Han
 		logger = slog.New(slog.DiscardHandler)
 	}
 	rend := &renderer{enc: enc, logger: logger}
-	srch := &searcher{cfg: cfg, tracker: t, pager: pager{key: cfg.PageKey}}
+	srch := &searcher{cfg: cfg, tracker: t, pager: newPager(cfg.PageKey)}
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
