@@ -285,13 +285,19 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, false, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "building request", Err: err}
+		return nil, false, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "building request"}
 	}
 	req.Header = headers.Clone()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, contextError(ctx, interaction)
+		}
+		// A *url.Error names the URL, and the URL holds the NHS number: keep only the cause, so that
+		// the error can be logged.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
 		}
 		return nil, true, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "connection failed", Err: err}
 	}
@@ -314,6 +320,11 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, resp.StatusCode >= 500, httpError(interaction, resp.StatusCode, body)
+	}
+	if ctx.Err() != nil {
+		// An answer that arrives as the caller gives up is not trusted: a server cut short may send
+		// an empty 200.
+		return nil, false, contextError(ctx, interaction)
 	}
 	return body, false, nil
 }

@@ -35,7 +35,7 @@ type Error struct {
 	Interaction string // "search", "retrieve", "nhs111itemsummary", "nhs111itemdetails"
 	StatusCode  string // Spine's statusCode, when Spine answered with one
 	Reason      string // Spine's reason text, or what went wrong
-	HTTPStatus  int    // when Spine answered over HTTP
+	HTTPStatus  int    // when Spine answered with an HTTP status other than 200
 	Err         error  // the underlying cause, if any
 }
 

@@ -215,13 +215,14 @@ func (s *Sandbox) write(w http.ResponseWriter, r *http.Request, in interaction, 
 	switch f.Kind {
 	case FaultLatency:
 		if !s.wait(r, f.Latency) {
-			return
+			// Cut short: answer nothing. Returning would make net/http send an empty 200.
+			panic(http.ErrAbortHandler)
 		}
 	case FaultHang:
 		s.hangs.Add(1)
 		defer s.hangs.Add(-1)
 		s.wait(r, maxHang)
-		return
+		panic(http.ErrAbortHandler) // never an answer, not even an empty 200
 	case FaultReset:
 		reset(w)
 		return
