@@ -37,7 +37,7 @@ func newView(src Source) (*view, error) {
 		return nil, fmt.Errorf("mapping: invalid prescription ID %q", p.ID)
 	}
 	if !tracker.ValidNHSNumber(p.PatientNHSNumber) {
-		return nil, fmt.Errorf("mapping: prescription %s: invalid NHS number %q", p.ID, p.PatientNHSNumber)
+		return nil, fmt.Errorf("mapping: prescription %s: the patient's NHS number fails its check", p.ID)
 	}
 	th, err := therapyOf(p.TreatmentType)
 	if err != nil {
