@@ -116,7 +116,9 @@ func TestRunSandboxWritesClientFiles(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	pr, pw := io.Pipe()
-	go func() { errc <- run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--certs", dir}, os.Getenv, pw, io.Discard) }()
+	go func() {
+		errc <- run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--certs", dir}, os.Getenv, pw, io.Discard)
+	}()
 	// Wait for the sandbox to say it is serving, then check what a client needs is there.
 	lines := bufio.NewScanner(pr)
 	for lines.Scan() && !strings.Contains(lines.Text(), "curl") {
