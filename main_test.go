@@ -24,6 +24,7 @@ func startRun(t *testing.T, env map[string]string, args ...string) (base string,
 		pw.CloseWithError(io.EOF)
 		errc <- err
 	}()
+	// Read the whole welcome (it ends with the Capability line), then let the rest go.
 	out = &strings.Builder{}
 	lines := bufio.NewScanner(pr)
 	for lines.Scan() {
@@ -31,10 +32,12 @@ func startRun(t *testing.T, env map[string]string, args ...string) (base string,
 		out.WriteString(line + "\n")
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "FHIR base:"); ok {
 			base = strings.TrimSpace(rest)
+		}
+		if strings.Contains(line, "Capability:") {
 			break
 		}
 	}
-	go func() { _, _ = io.Copy(out, pr) }()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if base == "" {
 		cancel()
 		t.Fatalf("run printed no FHIR base: %v (%s)", <-errc, out)
