@@ -86,6 +86,14 @@ func CapabilityStatement(o CapabilityOptions) *cspb.CapabilityStatement {
 				includeOnly(c4pb.ResourceTypeCode_ORGANIZATION, "Not read or searched directly: "+
 					"returned only by `_include=MedicationRequest:requester`, each organisation "+
 					"once per Bundle."),
+				{
+					Type: &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: c4pb.ResourceTypeCode_SEARCH_PARAMETER},
+					Interaction: []*cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
+						interaction(vs4pb.TypeRestfulInteractionValueSet_READ,
+							"The definitions of the custom MedicationRequest search parameters, at the "+
+								"canonical URLs this statement gives them."),
+					},
+				},
 			},
 		}},
 	}

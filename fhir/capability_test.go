@@ -81,6 +81,12 @@ func TestCapabilityStatement(t *testing.T) {
 				for _, i := range r.Interaction {
 					interactions = append(interactions, i.Code)
 				}
+				if r.Type == "SearchParameter" {
+					if !slices.Equal(interactions, []string{"read"}) || len(r.SearchParam) > 0 {
+						t.Errorf("SearchParameter declares %q and %d search parameters; want read only", interactions, len(r.SearchParam))
+					}
+					continue
+				}
 				if r.Type != "MedicationRequest" {
 					if len(interactions) > 0 || len(r.SearchParam) > 0 {
 						t.Errorf("%s declares %q and %d search parameters; it is only ever included", r.Type, interactions, len(r.SearchParam))
@@ -121,7 +127,7 @@ func TestCapabilityStatement(t *testing.T) {
 					t.Errorf("search parameters %v, want exactly %d", params, len(want))
 				}
 			}
-			if want := []string{"MedicationRequest", "MedicationDispense", "Patient", "Organization"}; !slices.Equal(types, want) {
+			if want := []string{"MedicationRequest", "MedicationDispense", "Patient", "Organization", "SearchParameter"}; !slices.Equal(types, want) {
 				t.Errorf("resources = %q, want %q", types, want)
 			}
 		})
