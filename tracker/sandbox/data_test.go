@@ -51,7 +51,7 @@ func checkPrescription(p *prescription) []string {
 		if len(is.Items) != len(p.Lines) {
 			add("issue %d has %d items for %d lines", is.Number, len(is.Items), len(p.Lines))
 		}
-		allowed := allowedItems(is.Status)
+		allowed := tracker.ValidItemStatuses[is.Status]
 		if allowed == nil {
 			add("issue %d status %q has no allowed item states", is.Number, is.Status)
 		}
@@ -260,7 +260,7 @@ func TestTypicalItemStatesAreAllowed(t *testing.T) {
 			t.Errorf("%s: no typical item states", st)
 		}
 		for _, it := range typical {
-			if !slices.Contains(allowedItems(st), it) {
+			if !slices.Contains(tracker.ValidItemStatuses[st], it) {
 				t.Errorf("%s: typical item state %s is not allowed", st, it)
 			}
 		}

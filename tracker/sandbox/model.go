@@ -92,15 +92,6 @@ var typicalItems = map[tracker.PrescriptionStatus][]tracker.LineItemStatus{
 	tracker.StatusPendingCancellation:     {tracker.ItemCancelled},
 }
 
-// allowedItems is tracker.ValidItemStatuses, plus 9005: Spine's VALID_STATES (SPEC 4.2) has no entry
-// for a cancelled future instance. Its items can only be cancelled.
-func allowedItems(s tracker.PrescriptionStatus) []tracker.LineItemStatus {
-	if s == tracker.StatusPendingCancellation {
-		return []tracker.LineItemStatus{tracker.ItemCancelled}
-	}
-	return tracker.ValidItemStatuses[s]
-}
-
 // withDispenser: the issue has been downloaded by a dispenser, so Spine knows who holds it and the
 // search shows an issueDate. Issues never downloaded show "False" (as the real To Be Dispensed and
 // future examples do).
