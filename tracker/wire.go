@@ -224,38 +224,45 @@ func (c *conv) bool(field string, v text) bool {
 	return false
 }
 
-// prescriptionStatus reads a coded status, falling back to the text only when the code is missing.
-func (c *conv) prescriptionStatus(field string, w wireStatus) PrescriptionStatus {
-	if w.Code != "" {
-		if s := PrescriptionStatus(w.Code); s.Valid() {
-			return s
-		}
-		c.fail(field, w.Code, "unknown prescription status")
-		return ""
+// codeType is a Spine code with a display table: PrescriptionStatus, LineItemStatus, TreatmentType.
+type codeType interface {
+	~string
+	Valid() bool
+}
+
+// coded reads a code, falling back to its display text only when Spine leaves the code out.
+// Unknown codes and text are faults, never guesses (FHIR-API 4).
+func coded[T codeType](c *conv, field string, code, display text, fromText func(string) (T, bool), what string) T {
+	if code == "" {
+		return fromDisplay(c, field, display, fromText, what)
 	}
-	return c.prescriptionStatusText(field, w.Text)
+	if v := T(code); v.Valid() {
+		return v
+	}
+	c.fail(field, code, "unknown "+what)
+	var zero T
+	return zero
+}
+
+// fromDisplay reads a code from its display text, as the 111 interactions send it.
+func fromDisplay[T codeType](c *conv, field string, display text, fromText func(string) (T, bool), what string) T {
+	v, ok := fromText(string(display))
+	if !ok {
+		c.fail(field, display, "unknown "+what+" text")
+	}
+	return v
+}
+
+func (c *conv) prescriptionStatus(field string, w wireStatus) PrescriptionStatus {
+	return coded(c, field, w.Code, w.Text, PrescriptionStatusFromText, "prescription status")
 }
 
 func (c *conv) lineItemStatus(field string, w wireStatus) LineItemStatus {
-	if w.Code != "" {
-		if s := LineItemStatus(w.Code); s.Valid() {
-			return s
-		}
-		c.fail(field, w.Code, "unknown line-item status")
-		return ""
-	}
-	return c.lineItemStatusText(field, w.Text)
+	return coded(c, field, w.Code, w.Text, LineItemStatusFromText, "line-item status")
 }
 
 func (c *conv) treatmentType(field string, w wireTreatment) TreatmentType {
-	if w.Code != "" {
-		if t := TreatmentType(w.Code); t.Valid() {
-			return t
-		}
-		c.fail(field, w.Code, "unknown treatment type")
-		return ""
-	}
-	return c.treatmentTypeText(field, w.Text)
+	return coded(c, field, w.Code, w.Text, TreatmentTypeFromText, "treatment type")
 }
 
 // Basic interactions' wire shapes (SPEC 2.2, 2.3).

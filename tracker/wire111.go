@@ -9,30 +9,18 @@ import (
 	"strings"
 )
 
-// The 111 interactions carry display text only. Unknown text is a fault, never a guess (FHIR-API 4).
+// The 111 interactions carry display text only.
 
 func (c *conv) prescriptionStatusText(field string, v text) PrescriptionStatus {
-	s, ok := PrescriptionStatusFromText(string(v))
-	if !ok {
-		c.fail(field, v, "unknown prescription status text")
-	}
-	return s
+	return fromDisplay(c, field, v, PrescriptionStatusFromText, "prescription status")
 }
 
 func (c *conv) lineItemStatusText(field string, v text) LineItemStatus {
-	s, ok := LineItemStatusFromText(string(v))
-	if !ok {
-		c.fail(field, v, "unknown line-item status text")
-	}
-	return s
+	return fromDisplay(c, field, v, LineItemStatusFromText, "line-item status")
 }
 
 func (c *conv) treatmentTypeText(field string, v text) TreatmentType {
-	t, ok := TreatmentTypeFromText(string(v))
-	if !ok {
-		c.fail(field, v, "unknown treatment type text")
-	}
-	return t
+	return fromDisplay(c, field, v, TreatmentTypeFromText, "treatment type")
 }
 
 // version reads epsVersion, or tells it from the ID's shape when Spine leaves it out.
