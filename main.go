@@ -34,6 +34,7 @@ var version = "dev"
 var _ routes.Tracker = (*tracker.Client)(nil)
 
 func main() {
+	gin.SetMode(gin.ReleaseMode) // gin's mode is global: set once, here
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -58,7 +59,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	gin.SetMode(gin.ReleaseMode)
 
 	spine, stopSpine, err := connectSpine(cfg, logger)
 	if err != nil {
@@ -82,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Detailed:        cfg.Detailed,
 		UserID:          cfg.SpineUserID,
 		RoleProfileID:   cfg.SpineRoleProfileID,
+		PageKey:         cfg.PageKey,
+		RequestTimeout:  cfg.RequestTimeout(),
 		SoftwareVersion: version,
 	}, spine, enc, logger)
 
@@ -89,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      cfg.SpineTimeout + 20*time.Second, // a slow Spine still gets its 504 written
+		WriteTimeout:      cfg.RequestTimeout() + 10*time.Second, // a slow Spine still gets its 504 written
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -11,7 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode) // as main does
+	os.Exit(m.Run())
+}
 
 // startRun runs the adapter as main would, on a free port, and returns the FHIR base it printed.
 func startRun(t *testing.T, env map[string]string, args ...string) (base string, out *strings.Builder, done <-chan error) {

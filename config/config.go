@@ -47,7 +47,15 @@ type Config struct {
 	TLSKey         string
 
 	SandboxPatients int
+
+	// PageKey signs paging tokens (EPS_FHIR_PAGE_KEY): give every instance behind one base URL the
+	// same key, so that any of them can follow another's links. Empty: a random key per process.
+	PageKey []byte
 }
+
+// RequestTimeout is the budget for all of one request's work with Spine: a read makes two calls in
+// turn (retrieve, then item details), so twice the Spine deadline and a little more.
+func (c *Config) RequestTimeout() time.Duration { return 2*c.SpineTimeout + 2*time.Second }
 
 // Sandbox reports whether the adapter runs with its embedded Spine sandbox.
 func (c *Config) Sandbox() bool { return c.SpineBaseURL == "" }
@@ -108,6 +116,13 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 			problems = append(problems, fmt.Errorf("EPS_SANDBOX_PATIENTS=%q: want a whole number from 0 to 10000000", v))
 		}
 		c.SandboxPatients = n
+	}
+
+	if v := env("EPS_FHIR_PAGE_KEY", ""); v != "" {
+		if len(v) < 32 {
+			problems = append(problems, errors.New("EPS_FHIR_PAGE_KEY: want at least 32 characters of secret"))
+		}
+		c.PageKey = []byte(v)
 	}
 
 	fs := flag.NewFlagSet("eps-fhir-tracker", flag.ContinueOnError)

@@ -150,16 +150,20 @@ type Page struct {
 	IncludePatient, IncludeRequester, RevIncludeDispense bool
 	// Outcomes are informational or warning notes for the client (a default applied, a partial result).
 	Outcomes []*oopb.OperationOutcome
-	Now      time.Time
+	// Now, when set, is the Bundle's timestamp. The adapter leaves it out, so that an unchanged
+	// answer keeps its ETag.
+	Now time.Time
 }
 
 // SearchBundle builds the searchset Bundle for a page: its matches, each included Patient and
 // Organization once, the dispenses that point at its matches, and the outcome notes.
 func SearchBundle(p Page) (*bcrpb.Bundle, error) {
 	b := &bcrpb.Bundle{
-		Type:      &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET},
-		Timestamp: &d4pb.Instant{ValueUs: p.Now.UnixMicro(), Timezone: "Z", Precision: d4pb.Instant_SECOND},
-		Total:     &d4pb.UnsignedInt{Value: uint32(p.Total)},
+		Type:  &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET},
+		Total: &d4pb.UnsignedInt{Value: uint32(p.Total)},
+	}
+	if !p.Now.IsZero() {
+		b.Timestamp = &d4pb.Instant{ValueUs: p.Now.UnixMicro(), Timezone: "Z", Precision: d4pb.Instant_SECOND}
 	}
 	for _, l := range []struct{ rel, url string }{{"self", p.Self}, {"next", p.Next}, {"previous", p.Previous}} {
 		if l.url != "" {

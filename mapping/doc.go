@@ -25,4 +25,7 @@
 //     SUBSETTED.
 //   - The 111 data joins a line item on its UUID; a search gives none, so there it joins only when the
 //     issue has a single line and the 111 data a single item. Several lines are never matched by order.
+//   - A medication with no name carries only a data-absent-reason: unknown, or error when the 111
+//     details were asked for but could not be read (Source.DetailFailed), so a client can tell a
+//     transient failure from data Spine does not hold.
 package mapping

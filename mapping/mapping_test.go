@@ -280,6 +280,73 @@ func TestMedicationIsDataAbsentWithout111Data(t *testing.T) {
 	}
 }
 
+func TestMedicationAbsentReasonSaysWhetherThe111DetailsFailed(t *testing.T) {
+	detail := &tracker.PrescriptionDetail{
+		ID: "48A894-C86002-00009E",
+		Items: []tracker.MedicationItem{{
+			LineItemID: "9ba2f6bd-1524-6f8b-e050-d20ae3a254fd", Code: "318896009", Description: "Perindopril erbumine 2mg tablets",
+		}},
+	}
+	absent := func(code string) *d4pb.CodeableConcept {
+		return &d4pb.CodeableConcept{Extension: []*d4pb.Extension{{
+			Url:   &d4pb.Uri{Value: "http://hl7.org/fhir/StructureDefinition/data-absent-reason"},
+			Value: &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Code{Code: &d4pb.Code{Value: code}}},
+		}}}
+	}
+	perindopril := &d4pb.CodeableConcept{Coding: []*d4pb.Coding{{
+		System: &d4pb.Uri{Value: SystemSNOMED}, Code: &d4pb.Code{Value: "318896009"},
+		Display: &d4pb.String{Value: "Perindopril erbumine 2mg tablets"},
+	}}}
+	tests := []struct {
+		name         string
+		detail       *tracker.PrescriptionDetail
+		summary      *tracker.ItemSummary
+		detailFailed bool
+		want         *d4pb.CodeableConcept
+	}{
+		{"details that could not be read make the medication absent by error", nil, nil, true, absent("error")},
+		{"details never asked for leave the medication unknown", nil, nil, false, absent("unknown")},
+		{"details that were read name the medication whatever the flag says", detail, nil, true, perindopril},
+		{
+			"a summary name is shown when the details could not be read",
+			nil, &tracker.ItemSummary{ID: "48A894-C86002-00009E", Medications: []tracker.MedicationName{
+				{LineItemID: "9BA2F6BD-1524-6F8B-E050-D20AE3A254FD", Name: "Perindopril 2mg tablets"},
+			}}, true,
+			&d4pb.CodeableConcept{Text: &d4pb.String{Value: "Perindopril 2mg tablets"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := Source{
+				Prescription: retrieved(tracker.TreatmentAcute, tracker.StatusDispensed, tracker.ItemFullyDispensed),
+				Full:         true,
+				Detail:       tt.detail,
+				Summary:      tt.summary,
+				DetailFailed: tt.detailFailed,
+			}
+			mrs, err := MedicationRequests(src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mds, err := MedicationDispenses(src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mrs) != 1 || len(mds) != 1 {
+				t.Fatalf("got %d requests and %d dispenses, want 1 and 1", len(mrs), len(mds))
+			}
+			if diff := cmp.Diff(tt.want, mrs[0].GetMedication().GetCodeableConcept(), protocmp.Transform()); diff != "" {
+				t.Errorf("request medication (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, mds[0].GetMedication().GetCodeableConcept(), protocmp.Transform()); diff != "" {
+				t.Errorf("dispense medication (-want +got):\n%s", diff)
+			}
+			validate(t, mrs[0])
+			validate(t, mds[0])
+		})
+	}
+}
+
 func TestSeveralSearchLinesAreNotGuessedFrom111Names(t *testing.T) {
 	p := retrieved(tracker.TreatmentAcute, tracker.StatusWithDispenser, tracker.ItemWithDispenser, tracker.ItemWithDispenser)
 	for i := range p.Issues[0].LineItems {

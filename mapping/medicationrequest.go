@@ -23,6 +23,8 @@ type Source struct {
 	Detail *tracker.PrescriptionDetail
 	// Summary, optional, is the 111 item summary: medication names and the number of issues authorised.
 	Summary *tracker.ItemSummary
+	// DetailFailed is true when the 111 details were asked for but could not be read.
+	DetailFailed bool
 }
 
 // Options carries what the mapping needs from outside its inputs.
@@ -158,7 +160,8 @@ func (v *view) dispenseRequest(item *tracker.MedicationItem) *mrpb.MedicationReq
 }
 
 // medication is the medicationCodeableConcept: the dm+d concept from the 111 details, else the name
-// from the 111 summary, else a concept that says only that the medication is unknown here.
+// from the 111 summary, else a concept that carries only a data-absent-reason: error when the 111
+// details were asked for and could not be read (a client may retry), unknown otherwise.
 func (v *view) medication(li *tracker.LineItem) *d4pb.CodeableConcept {
 	if item := v.detailItem(li); item != nil && (item.Code != "" || item.Description != "") {
 		if item.Code == "" { // checked by newView when present
@@ -169,9 +172,13 @@ func (v *view) medication(li *tracker.LineItem) *d4pb.CodeableConcept {
 	if name := v.summaryName(li); name != "" {
 		return &d4pb.CodeableConcept{Text: &d4pb.String{Value: name}}
 	}
+	reason := "unknown"
+	if v.detail == nil && v.detailFailed {
+		reason = "error"
+	}
 	return &d4pb.CodeableConcept{Extension: []*d4pb.Extension{
 		extension(ExtensionDataAbsent, &d4pb.Extension_ValueX{
-			Choice: &d4pb.Extension_ValueX_Code{Code: &d4pb.Code{Value: "unknown"}},
+			Choice: &d4pb.Extension_ValueX_Code{Code: &d4pb.Code{Value: reason}},
 		}),
 	}}
 }

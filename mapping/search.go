@@ -66,11 +66,12 @@ func ParamErrors(err error) []*ParamError {
 	return out
 }
 
-// Search is a validated MedicationRequest search. It is in exactly one of two modes: a patient search
-// (NHSNumber set; Spine's prescription search) or a group-identifier search (PrescriptionID set;
-// Spine's retrieve).
+// Search is a validated MedicationRequest search. It is in exactly one of two modes: a
+// group-identifier search (PrescriptionID set; Spine's retrieve), or else a patient search (NHSNumber
+// set; Spine's prescription search). A group-identifier search may also name a patient: the two are
+// AND, and the prescription retrieved is shown only if MatchesPatient its patient.
 type Search struct {
-	NHSNumber      string // patient search
+	NHSNumber      string // patient search; in a group-identifier search, optional, a filter
 	PrescriptionID string // group-identifier search: canonical upper case, check character verified
 	Issue          int    // group-identifier search only; 0 = the current issue
 
@@ -123,18 +124,23 @@ var searchParams = map[string]bool{
 //     a second distinct NHS number or prescription ID, by repetition or comma, is a 400; the same one
 //     twice is harmless. A token's system may be omitted; an empty system ("|value") or another system
 //     is a 400. subject= with a bare NHS number is ambiguous (subject may be a Group): a 400.
-//   - A search names a patient or a group-identifier, not both (400): the retrieve is already exact.
-//     authoredon, business-status and prescription-version filter Spine's search and are a 400 with
-//     group-identifier; issue is a 400 without it. status and the includes work in both modes.
+//   - A search names a patient, a group-identifier, or both. With a group-identifier it is a
+//     group-identifier search (Spine's retrieve), and a patient given too is AND, as FHIR reads
+//     different parameters: the Search keeps both, SelfQuery shows both, and the caller keeps the
+//     prescription only if MatchesPatient its patient. authoredon, business-status and
+//     prescription-version filter Spine's search and are a 400 with group-identifier, patient or not;
+//     issue is a 400 without it. status and the includes work in both modes.
 //   - authoredon takes eq (the default) ge gt le lt; ne sa eb ap are a 400, as are comma lists, more
 //     than two values, two lower or two upper bounds, eq with another value, and an empty range.
 //     Precision follows FHIR: a value stands for the range it spans (a year, a month, a day, a minute,
 //     a second, a fraction), so eq2024-05 is the whole of May, gt2024-05-01 starts on 2 May and
 //     le2024-05-01 ends with 1 May. Dates are UTC days; a time without a zone is read as UTC, and a
-//     zone "+01:00" whose '+' arrived as a space is read as such.
+//     zone "+01:00" whose '+' arrived as a space is read as such. A value reaching before 1900 or after
+//     9999 (UTC) is a 400: the zero time.Time means an open bound, so year 1 would otherwise be lost.
 //   - Spine is always sent both dates. No authoredon: Spine's default, now-28 days .. today
 //     (DefaultWindow). Only an upper bound: the window is the 28 days before it, as wide as Spine's
-//     default. Only a lower bound: the window ends today (or on the lower bound's day if that is later).
+//     default, but not before 1900. Only a lower bound: the window ends today (or on the lower bound's
+//     day if that is later).
 //     The window applied is what SelfQuery shows.
 //   - business-status and prescription-version take one value (Spine takes one); the version's R is
 //     case-insensitive.
@@ -175,10 +181,7 @@ func ParseSearch(q url.Values, now time.Time, strict bool) (*Search, error) {
 // finish applies the rules that span parameters: the search mode, the window, the status filter.
 func (p *searchParser) finish(now time.Time) {
 	s := p.s
-	switch {
-	case p.patientGiven && p.groupGiven:
-		p.fail("group-identifier", "search by patient or by group-identifier, not both")
-	case !p.patientGiven && !p.groupGiven:
+	if !p.patientGiven && !p.groupGiven {
 		p.fail("patient", "a search needs a patient (patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS number}) or a prescription (group-identifier)")
 	}
 	if p.issueKey != "" && !p.groupGiven {
@@ -226,7 +229,8 @@ func (s *Search) TrackerQuery() tracker.SearchQuery {
 	return q
 }
 
-// RetrieveQuery is Spine's retrieve for a group-identifier search.
+// RetrieveQuery is Spine's retrieve for a group-identifier search, whether or not it names a patient
+// too: Spine's retrieve takes no NHS number, so the patient is filtered afterwards (MatchesPatient).
 func (s *Search) RetrieveQuery() tracker.RetrieveQuery {
 	return tracker.RetrieveQuery{PrescriptionID: s.PrescriptionID, IssueNumber: s.Issue}
 }
@@ -241,6 +245,13 @@ func (s *Search) MatchesAuthored(t time.Time) bool {
 	return t.IsZero() || s.AuthoredOn.Contains(t)
 }
 
+// MatchesPatient reports whether a prescription for the patient with NHS number nhs passes the
+// search's patient filter: any patient when the search names none (a group-identifier search alone).
+// The retrieve of a group-identifier search that also names a patient is filtered with it.
+func (s *Search) MatchesPatient(nhs string) bool {
+	return s.NHSNumber == "" || s.NHSNumber == nhs
+}
+
 // MatchesStatus reports whether a MedicationRequest with the given FHIR status passes the status
 // filter (any status when the search has none).
 func (s *Search) MatchesStatus(fhirStatus string) bool {
@@ -248,9 +259,9 @@ func (s *Search) MatchesStatus(fhirStatus string) bool {
 }
 
 // SelfQuery is the search as applied, in canonical spelling, for the Bundle's self link and the
-// paging token: the window (defaulted or not) as authoredon=ge..&authoredon=le.. (day bounds) or
-// ge/lt instants, and _count. Ignored parameters, _format, _pretty and _page are not in it. Parsed
-// again, it gives the same search.
+// paging token: the patient and the prescription (both when the search names both), the window
+// (defaulted or not) as authoredon=ge..&authoredon=le.. (day bounds) or ge/lt instants, and _count.
+// Ignored parameters, _format, _pretty and _page are not in it. Parsed again, it gives the same search.
 func (s *Search) SelfQuery() url.Values {
 	q := url.Values{}
 	if s.NHSNumber != "" {

@@ -19,6 +19,14 @@ func (r DateRange) Contains(t time.Time) bool {
 	return (r.Start.IsZero() || !t.Before(r.Start)) && (r.End.IsZero() || t.Before(r.End))
 }
 
+// The instants an authoredon window may span. The zero time.Time stands for an open bound, so a
+// value near it (year 1) would be lost silently; nothing Spine holds predates 1900, and a year after
+// 9999 cannot be written back in the self link.
+var (
+	minSearchDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxSearchDate = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // exclusive
+)
+
 // dateBound is one authoredon value: its prefix and the instant range its precision spans.
 type dateBound struct {
 	prefix string
@@ -120,6 +128,12 @@ func parseDateBound(v string) (dateBound, error) {
 		hi = lo.Add(step)
 	}
 	b.lo, b.hi = lo.UTC(), hi.UTC()
+	switch {
+	case b.lo.Before(minSearchDate):
+		return b, errors.New("dates before 1900 are not supported")
+	case b.hi.After(maxSearchDate):
+		return b, errors.New("dates after 9999 are not supported")
+	}
 	return b, nil
 }
 
@@ -184,8 +198,19 @@ func (p *searchParser) window(now time.Time) {
 		p.fail(key, "the range is empty: its lower bound is not before its upper bound")
 		return
 	}
+	if haveStart && !r.Start.Before(maxSearchDate) {
+		p.fail(key, "dates after 9999 are not supported: nothing can be authored after the lower bound")
+		return
+	}
 	if !haveStart {
 		r.Start = searchDay(r.End.Add(-1)).AddDate(0, 0, -DefaultWindowDays)
+		if r.Start.Before(minSearchDate) {
+			r.Start = minSearchDate // the window ends before it would reach back past 1900
+		}
+		if !r.Start.Before(r.End) {
+			p.fail(key, "dates before 1900 are not supported: nothing can be authored before the upper bound")
+			return
+		}
 		s.DefaultedBound = true
 	}
 	if !haveEnd {

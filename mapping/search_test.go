@@ -113,7 +113,11 @@ func TestParseSearchErrors(t *testing.T) {
 		{"two patients in repeated parameters are a 400", pat + "&patient:identifier=" + testNHSOther, false, []string{"patient:identifier"}},
 		{"two patients in a comma list are a 400", pat + "," + testNHSOther, false, []string{"patient:identifier"}},
 		{"two patients in different spellings are a 400", pat + "&subject=Patient/" + testNHSOther, false, []string{"subject"}},
-		{"patient and group-identifier together are a 400", pat + "&group-identifier=" + testRxID, false, []string{"group-identifier"}},
+		{"authoredon with patient and group-identifier is a 400", pat + "&group-identifier=" + testRxID + "&authoredon=2024-05-01", false, []string{"authoredon"}},
+		{"business-status with patient and group-identifier is a 400", pat + "&group-identifier=" + testRxID + "&business-status=0001", false, []string{"business-status"}},
+		{"prescription-version with patient and group-identifier is a 400", pat + "&group-identifier=" + testRxID + "&prescription-version=2", false, []string{"prescription-version"}},
+		{"an invalid patient with a group-identifier is a 400", "patient=" + testNHSBad + "&group-identifier=" + testRxID, false, []string{"patient"}},
+		{"two patients with a group-identifier are a 400", pat + "," + testNHSOther + "&group-identifier=" + testRxID, false, []string{"patient:identifier"}},
 		{"issue without group-identifier is a 400", pat + "&issue=2", false, []string{"issue"}},
 		{"issue 0 is a 400", "group-identifier=" + testRxID + "&issue=0", false, []string{"issue"}},
 		{"a non-numeric issue is a 400", "group-identifier=" + testRxID + "&issue=two", false, []string{"issue"}},
@@ -227,6 +231,67 @@ func TestParseSearchGroupIdentifier(t *testing.T) {
 	}
 }
 
+func TestParseSearchPatientAndGroupIdentifier(t *testing.T) {
+	tests := []struct {
+		name, patient string
+	}{
+		{"patient:identifier with a group-identifier keeps both", "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|" + testNHS},
+		{"subject.identifier with a group-identifier keeps both", "subject.identifier=" + testNHS},
+		{"a bare patient with a group-identifier keeps both", "patient=" + testNHS},
+		{"a patient reference with a group-identifier keeps both", "patient=Patient/" + testNHS},
+		{"a subject reference with a group-identifier keeps both", "subject=Patient/" + testNHS},
+		{"a subject:Patient with a group-identifier keeps both", "subject:Patient=" + testNHS},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustParseSearch(t, tt.patient+"&group-identifier="+testRxPlus+"&issue=2", true)
+			if got, want := s.NHSNumber, testNHS; got != want {
+				t.Errorf("NHSNumber = %q, want %q", got, want)
+			}
+			if got, want := s.PrescriptionID, testRxPlus; got != want {
+				t.Errorf("PrescriptionID = %q, want %q", got, want)
+			}
+			want := tracker.RetrieveQuery{PrescriptionID: testRxPlus, IssueNumber: 2}
+			if got := s.RetrieveQuery(); got != want {
+				t.Errorf("RetrieveQuery() = %+v, want %+v", got, want)
+			}
+			if got := s.AuthoredOn; got != (DateRange{}) || s.DefaultWindow || s.DefaultedBound {
+				t.Errorf("AuthoredOn = %+v (default %t, defaulted bound %t), want no window", got, s.DefaultWindow, s.DefaultedBound)
+			}
+			if !s.MatchesPatient(testNHS) {
+				t.Error("MatchesPatient(the patient searched for) = false")
+			}
+			if s.MatchesPatient(testNHSOther) {
+				t.Error("MatchesPatient(another patient) = true")
+			}
+		})
+	}
+}
+
+func TestSearchMatchesPatient(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string
+		nhs   string
+		want  bool
+	}{
+		{"a group-identifier search alone matches any patient", "group-identifier=" + testRxID, testNHSOther, true},
+		{"a group-identifier search with a patient matches that patient", "group-identifier=" + testRxID + "&patient=" + testNHS, testNHS, true},
+		{"a group-identifier search with a patient does not match another", "group-identifier=" + testRxID + "&patient=" + testNHS, testNHSOther, false},
+		{"a group-identifier search with a patient does not match a prescription with no patient", "group-identifier=" + testRxID + "&patient=" + testNHS, "", false},
+		{"a patient search matches its patient", "patient=" + testNHS, testNHS, true},
+		{"a patient search does not match another patient", "patient=" + testNHS, testNHSOther, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustParseSearch(t, tt.query, true)
+			if got := s.MatchesPatient(tt.nhs); got != tt.want {
+				t.Errorf("MatchesPatient(%q) = %t, want %t", tt.nhs, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseSearchAuthoredOn(t *testing.T) {
 	pat := "patient:identifier=" + testNHS + "&"
 	tests := []struct {
@@ -252,6 +317,18 @@ func TestParseSearchAuthoredOn(t *testing.T) {
 		{
 			"eq on a month is the whole month", "authoredon=eq2024-02",
 			DateRange{day(2024, 2, 1), day(2024, 3, 1)}, false, false, day(2024, 2, 1), day(2024, 2, 29),
+		},
+		{
+			"a lower bound on the first day of 1900 is accepted", "authoredon=ge1900-01-01&authoredon=le1900-01-31",
+			DateRange{day(1900, 1, 1), day(1900, 2, 1)}, false, false, day(1900, 1, 1), day(1900, 1, 31),
+		},
+		{
+			"a defaulted lower bound stops at 1900", "authoredon=le1900-01-10",
+			DateRange{day(1900, 1, 1), day(1900, 1, 11)}, false, true, day(1900, 1, 1), day(1900, 1, 10),
+		},
+		{
+			"an upper bound on the last day of 9999 is accepted", "authoredon=gt9999-12-30&authoredon=le9999-12-31",
+			DateRange{day(9999, 12, 31), maxSearchDate}, false, false, day(9999, 12, 31), day(9999, 12, 31),
 		},
 		{
 			"eq on a year is the whole year", "authoredon=2023",
@@ -370,6 +447,36 @@ func TestParseSearchAuthoredOnErrors(t *testing.T) {
 			_, err := ParseSearch(parseQuery(t, pat+tt.query), searchNow, false)
 			if diff := cmp.Diff([]string{"authoredon"}, errorParams(err)); diff != "" {
 				t.Errorf("error params (-want +got):\n%s\nerror: %v", diff, err)
+			}
+		})
+	}
+}
+
+func TestParseSearchAuthoredOnOutsideSupportedYears(t *testing.T) {
+	pat := "patient:identifier=" + testNHS + "&"
+	tests := []struct {
+		name, query, wantMsg string
+	}{
+		{"a lower bound in year 1, the zero time, is a 400 rather than no bound", "authoredon=ge0001-01-01", "before 1900"},
+		{"an upper bound in year 1 is a 400", "authoredon=le0001-01-01", "before 1900"},
+		{"year 0 is a 400", "authoredon=0000", "before 1900"},
+		{"a day in 1899 is a 400", "authoredon=1899-12-31", "before 1900"},
+		{"a lower bound in 1899 with an upper bound in range is a 400", "authoredon=ge1899-06-01&authoredon=le2024-05-01", "before 1900"},
+		{"midnight 1900 in a zone east of UTC is a 400", "authoredon=ge1900-01-01T00:00%2B01:00", "before 1900"},
+		{"lt the first day of 1900 leaves nothing and is a 400", "authoredon=lt1900-01-01", "before 1900"},
+		{"the last hour of 9999 in a zone west of UTC is a 400", "authoredon=9999-12-31T23:00-02:00", "after 9999"},
+		{"gt the last day of 9999 is a 400", "authoredon=gt9999-12-31", "after 9999"},
+		{"a five-digit year is a 400", "authoredon=10000-01-01", "not a date"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := ParseSearch(parseQuery(t, pat+tt.query), searchNow, false)
+			if err == nil {
+				t.Fatalf("ParseSearch(%q) = %+v, want an error", tt.query, s)
+			}
+			pes := ParamErrors(err)
+			if len(pes) != 1 || pes[0].Param != "authoredon" || !strings.Contains(pes[0].Msg, tt.wantMsg) {
+				t.Errorf("ParseSearch(%q) error = %v, want one on authoredon saying %q", tt.query, err, tt.wantMsg)
 			}
 		})
 	}
@@ -586,6 +693,12 @@ func TestSearchSelfQuery(t *testing.T) {
 			"group-identifier=e7zg38-zbacyu-v38sr+&issue=3&status=active",
 			"_count=50&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7CE7ZG38-ZBACYU-V38SR%2B&issue=3&status=active",
 		},
+		{
+			"a group-identifier search with a patient shows both and no window",
+			"group-identifier=" + testRxID + "&subject=Patient/" + testNHS,
+			"_count=50&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7C3AF2CB-C86002-0000BX" +
+				"&patient%3Aidentifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9691003120",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -603,8 +716,11 @@ func TestSearchSelfQueryParsesToTheSameSearch(t *testing.T) {
 		"patient=" + testNHS + "&authoredon=le2024-03-31&_count=0",
 		"patient=" + testNHS + "&authoredon=gt2024-05-01T10:00:00.123%2B01:00&authoredon=lt2024-05-02",
 		"patient=" + testNHS + "&authoredon=2024&status=active,draft&business-status=0002&prescription-version=1",
+		"patient=" + testNHS + "&authoredon=le1900-01-10",
+		"patient=" + testNHS + "&authoredon=gt9999-12-31T22:00Z",
 		"group-identifier=" + testRxPlus + "&issue=2&_include=MedicationRequest:patient&_summary=count",
 		"group-identifier=" + testRxR1 + "&_revinclude=MedicationDispense:prescription&_include=MedicationRequest:requester",
+		"group-identifier=" + testRxID + "&patient=" + testNHS + "&issue=1&status=active",
 	}
 	ignore := cmp.FilterPath(func(p cmp.Path) bool {
 		n := p.String()

@@ -26,6 +26,8 @@ type view struct {
 	// detailIssue is true when the 111 details describe the issue shown, so that their issue-level
 	// facts (dispensing pharmacy, dispensed date) apply to it.
 	detailIssue bool
+	// detailFailed is true when the 111 details were asked for but could not be read.
+	detailFailed bool
 }
 
 func newView(src Source) (*view, error) {
@@ -43,7 +45,8 @@ func newView(src Source) (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (prescription %s)", err, p.ID)
 	}
-	v := &view{p: p, full: src.Full, therapy: th, detail: src.Detail, summary: src.Summary}
+	v := &view{p: p, full: src.Full, therapy: th, detail: src.Detail, summary: src.Summary,
+		detailFailed: src.DetailFailed}
 	if src.IssueNumber == 0 {
 		v.issue = p.CurrentIssue()
 	} else {

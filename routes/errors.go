@@ -39,6 +39,17 @@ var errorTable = []errorRule{
 		"Spine sent data the adapter cannot map to FHIR."},
 }
 
+// spineParameter names the search parameter behind each of Spine's "invalid parameter" statusCodes
+// (SPEC 3), for the OperationOutcome's expression.
+var spineParameter = map[string]string{
+	"51": "group-identifier",
+	"57": "authoredon",
+	"59": "business-status",
+	"60": "prescription-version",
+	"61": "patient",
+	"2":  "patient", // the 111 interactions' "Invalid or missing NHS number"
+}
+
 // errUnmappable marks a mapping failure: Spine's data held a code the adapter does not know.
 var errUnmappable = errors.New("unmappable Spine data")
 
@@ -70,6 +81,11 @@ func (rd *renderer) fail(c *gin.Context, err error) {
 			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
 		issue := fhir.Issue{Severity: rule.severity, Code: rule.code, Diagnostics: rule.say}
 		var te *tracker.Error
+		if errors.As(err, &te) && rule.kind == tracker.ErrInvalidRequest {
+			if param, ok := spineParameter[te.StatusCode]; ok {
+				issue.Expression = []string{param}
+			}
+		}
 		if errors.As(err, &te) && te.StatusCode != "" {
 			// Spine's own words help the client's support desk and hold no patient data.
 			issue.Diagnostics += " Spine said: statusCode " + te.StatusCode + " " + te.Reason + "."

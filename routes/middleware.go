@@ -165,7 +165,7 @@ func limitURL(rend *renderer, max int) gin.HandlerFunc {
 // negotiate refuses, with a 406, a response format other than FHIR JSON (_format or Accept).
 func negotiate(rend *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !fhir.Negotiate(c.Query("_format"), c.GetHeader("Accept")) {
+		if !fhir.NegotiateRequest(c.Request) {
 			rend.outcome(c, http.StatusNotAcceptable, fhir.Issue{
 				Severity: "error", Code: "not-supported",
 				Diagnostics: "Only FHIR JSON is supported: use _format=json or Accept: application/fhir+json.",

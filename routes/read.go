@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -12,7 +13,9 @@ import (
 )
 
 // handleRead answers GET MedicationRequest/{id}: the id names the prescription, issue and line, so a
-// read is one retrieve (and the details call when enabled).
+// read is one retrieve (and the details call when enabled). When the details call fails the read still
+// answers, with the medication absent because of an error (data-absent-reason "error"): the rest of
+// the resource is Spine's current word, and a read has nowhere else to say what is missing.
 func handleRead(s *searcher, rd *renderer) gin.HandlerFunc {
 	notFound := func(c *gin.Context) {
 		rd.outcome(c, http.StatusNotFound, fhir.Issue{
@@ -21,13 +24,14 @@ func handleRead(s *searcher, rd *renderer) gin.HandlerFunc {
 		})
 	}
 	return func(c *gin.Context) {
-		ctx := c.Request.Context()
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+		defer cancel()
 		id, issue, ordinal, ok := mapping.ParseMedicationRequestID(c.Param("id"))
 		if !ok {
 			notFound(c)
 			return
 		}
-		src, _, err := s.full(ctx, s.caller(ctx), tracker.RetrieveQuery{PrescriptionID: id, IssueNumber: issue})
+		src, err := s.full(ctx, s.caller(ctx), tracker.RetrieveQuery{PrescriptionID: id, IssueNumber: issue})
 		if isNotFound(err) || errors.Is(err, tracker.ErrInvalidRequest) {
 			notFound(c)
 			return

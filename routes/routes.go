@@ -26,13 +26,16 @@ type Tracker interface {
 
 // Config is what the routes are told at start-up.
 type Config struct {
-	BaseURL         string // the public FHIR base, e.g. http://127.0.0.1:8080/FHIR/R4
-	Detailed        bool   // call the 111 item details for medication
-	UserID          string // Spine-UserId until end users' identities come from tokens
-	RoleProfileID   string // Spine-RoleProfileId, likewise
-	FanOut          int    // concurrent retrieves a patient search may make for its includes; default 4
-	PageKey         []byte // signs paging tokens; random when empty (tokens then die with the process)
-	MaxURLBytes     int    // longer request URIs get a 414; default 4096
+	BaseURL       string // the public FHIR base, e.g. http://127.0.0.1:8080/FHIR/R4
+	Detailed      bool   // call the 111 item details for medication
+	UserID        string // Spine-UserId until end users' identities come from tokens
+	RoleProfileID string // Spine-RoleProfileId, likewise
+	FanOut        int    // concurrent retrieves a patient search may make for its includes; default 4
+	PageKey       []byte // signs paging tokens; random when empty (tokens then die with the process)
+	MaxURLBytes   int    // longer request URIs get a 414; default 4096
+	// RequestTimeout bounds the whole of a request's work with Spine (a read is two calls, a fan-out
+	// several rounds); default 25s. The server's WriteTimeout must be longer.
+	RequestTimeout  time.Duration
 	SoftwareVersion string
 	Now             func() time.Time
 	Ready           func(context.Context) error // readiness check; nil means ready
@@ -49,6 +52,9 @@ func New(cfg Config, t Tracker, enc *fhir.Encoder, logger *slog.Logger) http.Han
 	if cfg.MaxURLBytes <= 0 {
 		cfg.MaxURLBytes = 4096
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 25 * time.Second
+	}
 	if len(cfg.PageKey) == 0 {
 		cfg.PageKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.PageKey) // crypto/rand.Read never fails on supported platforms
@@ -57,7 +63,7 @@ func New(cfg Config, t Tracker, enc *fhir.Encoder, logger *slog.Logger) http.Han
 		logger = slog.New(slog.DiscardHandler)
 	}
 	rend := &renderer{enc: enc, logger: logger}
-	srch := &searcher{cfg: cfg, tracker: t, pager: newPager(cfg.PageKey)}
+	srch := &searcher{cfg: cfg, tracker: t, pager: newPager(cfg.PageKey), logger: logger}
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
@@ -23,6 +25,7 @@ type searcher struct {
 	cfg     Config
 	tracker Tracker
 	pager   pager
+	logger  *slog.Logger
 }
 
 func handleSearch(s *searcher, rd *renderer) gin.HandlerFunc {
@@ -33,7 +36,7 @@ func handleSearch(s *searcher, rd *renderer) gin.HandlerFunc {
 			saved, off, err := s.pager.open(tok)
 			if err != nil {
 				rd.fail(c, &mapping.ParamError{Param: "_page",
-					Msg: "This paging link was not issued by this server, or has been altered or has expired: repeat the search."})
+					Msg: "This paging link was not issued by this server (or not by this run of it), or has been altered: repeat the search."})
 				return
 			}
 			q, offset = saved, off
@@ -43,7 +46,9 @@ func handleSearch(s *searcher, rd *renderer) gin.HandlerFunc {
 			rd.fail(c, err)
 			return
 		}
-		b, err := s.search(c.Request.Context(), srch, offset)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		b, err := s.search(ctx, srch, offset)
 		if err != nil {
 			rd.fail(c, err)
 			return
@@ -78,27 +83,31 @@ func (s *searcher) options() mapping.Options { return mapping.Options{BaseURL: s
 func (s *searcher) search(ctx context.Context, srch *mapping.Search, offset int) (*bcrpb.Bundle, error) {
 	who := s.caller(ctx)
 	var (
-		srcs  []mapping.Source
-		notes []*oopb.OperationOutcome
+		srcs      []mapping.Source
+		notes     []*oopb.OperationOutcome
+		explained bool // a note already says why nothing matched
 	)
 	if srch.PrescriptionID != "" {
-		src, note, err := s.full(ctx, who, srch.RetrieveQuery())
+		src, err := s.full(ctx, who, srch.RetrieveQuery())
 		switch {
+		case err == nil && !srch.MatchesPatient(src.Prescription.PatientNHSNumber):
+			// Said as for an unknown prescription: whose prescription it is stays unsaid.
+			notes, explained = append(notes, information(notFoundText(tracker.ErrNotFound))), true
 		case isNotFound(err):
-			notes = append(notes, information(notFoundText(err)))
+			notes, explained = append(notes, information(notFoundText(err))), true
 		case err != nil:
 			return nil, err
-		case srch.NHSNumber != "" && src.Prescription.PatientNHSNumber != srch.NHSNumber:
-			notes = append(notes, information("The prescription does not belong to the patient searched for."))
 		default:
 			srcs = append(srcs, src)
+			if src.DetailFailed {
+				notes = append(notes, warning(detailsUnavailable))
+			}
 		}
-		notes = appendNote(notes, note)
 	} else {
 		res, err := s.tracker.Search(ctx, who, srch.TrackerQuery())
 		switch {
 		case isNotFound(err):
-			notes = append(notes, information(notFoundText(err)))
+			notes, explained = append(notes, information(notFoundText(err))), true
 		case err != nil:
 			return nil, err
 		default:
@@ -106,12 +115,15 @@ func (s *searcher) search(ctx context.Context, srch *mapping.Search, offset int)
 				srcs = append(srcs, mapping.Source{Prescription: &res.Prescriptions[i]})
 			}
 		}
-	}
-	if srch.DefaultWindow {
-		q := srch.TrackerQuery()
-		notes = append(notes, information(fmt.Sprintf(
-			"No authoredon was given, so Spine's default window of the last 28 days was applied: authored from %s to %s inclusive (see the self link).",
-			q.EarliestDate.Format("2006-01-02"), q.LatestDate.Format("2006-01-02"))))
+		if window := srch.TrackerQuery(); srch.DefaultWindow {
+			notes = append(notes, information(fmt.Sprintf(
+				"No authoredon was given, so Spine's default window of the last 28 days was applied: authored from %s to %s inclusive (see the self link).",
+				day(window.EarliestDate), day(window.LatestDate))))
+		} else if srch.DefaultedBound {
+			notes = append(notes, information(fmt.Sprintf(
+				"Only one authoredon bound was given and Spine needs both, so the adapter supplied the other (28 days from the given one, or today): Spine was asked for %s to %s inclusive (see the self link).",
+				day(window.EarliestDate), day(window.LatestDate))))
+		}
 	}
 
 	matches, err := mapping.Collect(srcs, srch, s.options())
@@ -119,13 +131,25 @@ func (s *searcher) search(ctx context.Context, srch *mapping.Search, offset int)
 		return nil, fmt.Errorf("%w: %w", errUnmappable, err)
 	}
 	total := len(matches)
-	page := []mapping.Match(nil)
-	if !srch.SummaryCount && srch.Count > 0 && offset < total {
-		page = matches[offset:min(offset+srch.Count, total)]
+	if total == 0 && !explained {
+		if len(srcs) == 0 {
+			notes = append(notes, information(notFoundText(tracker.ErrNotFound)))
+		} else {
+			notes = append(notes, information("Spine found prescriptions, but none matched the search's exact authoredon and status filters."))
+		}
+	}
+
+	var page []mapping.Match
+	if !srch.SummaryCount && srch.Count > 0 {
+		if offset >= total && offset > 0 {
+			notes = append(notes, information("This page starts after the last match: the result has changed since the first page. Repeat the search."))
+		} else {
+			page = matches[offset:min(offset+srch.Count, total)]
+		}
 	}
 	if srch.PrescriptionID == "" && len(page) > 0 && (srch.IncludeRequester || srch.RevIncludeDispense) {
 		var note *oopb.OperationOutcome
-		page, note = s.fanOut(ctx, who, page)
+		page, note = s.fanOut(ctx, who, srch, page)
 		notes = appendNote(notes, note)
 	}
 
@@ -140,20 +164,26 @@ func (s *searcher) search(ctx context.Context, srch *mapping.Search, offset int)
 		RevIncludeDispense: srch.RevIncludeDispense,
 		Outcomes:           notes,
 	}
-	if offset > 0 && p.Self != "" {
-		// The self link names where this page starts, so that it is this page's link.
-		p.Self = s.pageURL(self, offset)
+	if offset > 0 {
+		// Still readable, and still naming exactly this page.
+		p.Self += "&_page=" + s.pager.token(self, offset)
 	}
 	if !srch.SummaryCount && srch.Count > 0 {
 		if offset+srch.Count < total {
 			p.Next = s.pageURL(self, offset+srch.Count)
 		}
 		if offset > 0 {
-			p.Previous = s.pageURL(self, max(0, offset-srch.Count))
+			prev := max(0, offset-srch.Count)
+			if prev >= total { // past the end: back to the last page there is
+				prev = max(0, total-1) / srch.Count * srch.Count
+			}
+			p.Previous = s.pageURL(self, prev)
 		}
 	}
 	return mapping.SearchBundle(p)
 }
+
+func day(t time.Time) string { return t.Format("2006-01-02") }
 
 func (s *searcher) pageURL(self url.Values, offset int) string {
 	if offset == 0 {
@@ -162,16 +192,20 @@ func (s *searcher) pageURL(self url.Values, offset int) string {
 	return s.cfg.BaseURL + "/MedicationRequest?_page=" + s.pager.token(self, offset)
 }
 
+// detailsUnavailable is what a client is told when Spine's item details could not be read.
+const detailsUnavailable = "Spine's item details could not be read for some prescriptions, so their medication is shown as absent because of an error (data-absent-reason \"error\")."
+
 // full retrieves one prescription in its full form, with the 111 details when they are enabled. A
-// failed details call is not a failed answer: medication is then absent, and the note says why.
-func (s *searcher) full(ctx context.Context, who tracker.Caller, q tracker.RetrieveQuery) (mapping.Source, *oopb.OperationOutcome, error) {
+// failed details call is not a failed answer: the medication is then absent because of an error
+// (src.DetailFailed), and the failure is logged here, where it is handled.
+func (s *searcher) full(ctx context.Context, who tracker.Caller, q tracker.RetrieveQuery) (mapping.Source, error) {
 	p, err := s.tracker.Retrieve(ctx, who, q)
 	if err != nil {
-		return mapping.Source{}, nil, err
+		return mapping.Source{}, err
 	}
 	src := mapping.Source{Prescription: p, Full: true, IssueNumber: q.IssueNumber}
 	if !s.cfg.Detailed {
-		return src, nil, nil
+		return src, nil
 	}
 	issue := q.IssueNumber
 	if is := p.CurrentIssue(); issue == 0 && is != nil {
@@ -179,43 +213,73 @@ func (s *searcher) full(ctx context.Context, who tracker.Caller, q tracker.Retri
 	}
 	d, err := s.tracker.ItemDetails(ctx, who, tracker.DetailQuery{PrescriptionID: p.ID, IssueNumber: issue})
 	if err != nil {
-		return src, warning("Spine's item details for a prescription could not be read, so its medication is shown as unknown: " + err.Error()), nil
+		ids := idsFrom(ctx)
+		s.logger.WarnContext(ctx, "item details unavailable; medication shown as absent", "err", err,
+			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
+		src.DetailFailed = true
+		return src, nil
 	}
 	src.Detail = d
-	return src, nil, nil
+	return src, nil
 }
 
 // fanOut replaces the summary-form matches of a page with their full form, one retrieve per
-// prescription with bounded concurrency. A prescription whose retrieve fails stays in summary form and
-// the answer carries a warning: a partial result, never a failed search.
-func (s *searcher) fanOut(ctx context.Context, who tracker.Caller, page []mapping.Match) ([]mapping.Match, *oopb.OperationOutcome) {
+// prescription with bounded concurrency, within the request's deadline. A prescription whose retrieve
+// fails, or is not reached in time, stays in summary form and the answer carries a warning: a partial
+// result, never a failed search.
+func (s *searcher) fanOut(ctx context.Context, who tracker.Caller, srch *mapping.Search, page []mapping.Match) ([]mapping.Match, *oopb.OperationOutcome) {
 	type key struct {
 		id             string
 		issue, ordinal int
 	}
-	var ids []tracker.RetrieveQuery
+	var queries []tracker.RetrieveQuery
 	seen := make(map[tracker.RetrieveQuery]bool)
 	for _, m := range page {
 		q := tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}
 		if !seen[q] {
 			seen[q] = true
-			ids = append(ids, q)
+			queries = append(queries, q)
 		}
 	}
 
 	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		full   = make(map[key]mapping.Match)
-		failed int
-		sem    = make(chan struct{}, s.cfg.FanOut)
+		mu           sync.Mutex
+		wg           sync.WaitGroup
+		full         = make(map[key]mapping.Match)
+		failed       int
+		detailFailed int
+		sem          = make(chan struct{}, s.cfg.FanOut)
 	)
-	for _, q := range ids {
+	logFailure := func(err any) {
+		ids := idsFrom(ctx)
+		s.logger.WarnContext(ctx, "fan-out retrieve failed; entry left in summary form", "err", err,
+			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
+	}
+	notAsked := 0 // no time left to ask: these stay in summary form
+	for _, q := range queries {
+		if ctx.Err() != nil {
+			notAsked++
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			notAsked++
+			continue
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			src, _, err := s.full(ctx, who, q)
+			defer func() {
+				// This goroutine is outside the handler's panic recovery.
+				if v := recover(); v != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					logFailure(fmt.Sprint("panic: ", v))
+				}
+			}()
+			src, err := s.full(ctx, who, q)
 			var ms []mapping.Match
 			if err == nil {
 				ms, err = mapping.Expand(src, s.options())
@@ -224,7 +288,11 @@ func (s *searcher) fanOut(ctx context.Context, who tracker.Caller, page []mappin
 			defer mu.Unlock()
 			if err != nil {
 				failed++
+				logFailure(err)
 				return
+			}
+			if src.DetailFailed {
+				detailFailed++
 			}
 			for _, m := range ms {
 				full[key{m.PrescriptionID, m.Issue, m.Ordinal}] = m
@@ -232,23 +300,40 @@ func (s *searcher) fanOut(ctx context.Context, who tracker.Caller, page []mappin
 		}()
 	}
 	wg.Wait()
+	failed += notAsked
 
 	out := make([]mapping.Match, len(page))
+	changed := 0
 	for i, m := range page {
 		out[i] = m
-		if f, ok := full[key{m.PrescriptionID, m.Issue, m.Ordinal}]; ok {
-			f.AuthoredOn = m.AuthoredOn // keep the search's order
-			out[i] = f
+		f, ok := full[key{m.PrescriptionID, m.Issue, m.Ordinal}]
+		if !ok {
+			continue
 		}
+		if !srch.MatchesAuthored(f.AuthoredOn) || !srch.MatchesStatus(mapping.RequestStatus(f.Request)) {
+			// The full form no longer fits the search (it dates the prescription by its signing rather
+			// than its issue, or Spine's data moved on): the summary form that matched stays.
+			changed++
+			continue
+		}
+		f.AuthoredOn = m.AuthoredOn // keep the search's order
+		out[i] = f
 	}
-	if failed == 0 {
+	var says []string
+	if failed > 0 {
+		says = append(says, fmt.Sprintf("%d of %d prescriptions could not be retrieved from Spine in time, so their entries are in summary form and the included resources are incomplete.", failed, len(queries)))
+	}
+	if changed > 0 {
+		says = append(says, fmt.Sprintf("%d entries no longer matched the search in their full form, so they are shown in summary form and their includes are missing.", changed))
+	}
+	if detailFailed > 0 {
+		says = append(says, detailsUnavailable)
+	}
+	if len(says) == 0 {
 		return out, nil
 	}
-	return out, warning(fmt.Sprintf(
-		"Partial result: %d of %d prescriptions could not be retrieved from Spine, so their entries are in summary form and the included resources are incomplete.",
-		failed, len(ids)))
+	return out, warning("Partial result: " + strings.Join(says, " "))
 }
-
 func isNotFound(err error) bool {
 	return errors.Is(err, tracker.ErrNotFound) || errors.Is(err, tracker.ErrIssueNotFound)
 }

@@ -36,10 +36,11 @@ type adapter struct {
 
 type setup struct {
 	detailed bool
-	strict   bool // the sandbox requires user and role
-	noUser   bool // the adapter sends no user or role
-	timeout  time.Duration
-	tracker  routes.Tracker // replaces the real client (for the panic test only)
+	strict   bool           // the sandbox requires user and role
+	noUser   bool           // the adapter sends no user or role
+	timeout  time.Duration  // the Spine client's deadline per call
+	budget   time.Duration  // the routes' RequestTimeout
+	tracker  routes.Tracker // replaces the real client, for failures the sandbox cannot make
 }
 
 // start runs the real sandbox over mutual TLS, the real tracker client and the real router.
@@ -77,9 +78,10 @@ func start(t testing.TB, s setup) *adapter {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	cfg := routes.Config{
-		BaseURL:  srv.URL + "/FHIR/R4",
-		Detailed: s.detailed,
-		Now:      func() time.Time { return now },
+		BaseURL:        srv.URL + "/FHIR/R4",
+		Detailed:       s.detailed,
+		Now:            func() time.Time { return now },
+		RequestTimeout: s.budget,
 	}
 	if !s.noUser {
 		cfg.UserID, cfg.RoleProfileID = "313175813564", "562926913100"
