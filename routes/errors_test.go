@@ -99,7 +99,7 @@ func TestFormats(t *testing.T) {
 }
 
 func TestSpineFailures(t *testing.T) {
-	a := start(t, setup{timeout: 1500 * time.Millisecond})
+	a := start(t, setup{timeout: 2500 * time.Millisecond}) // the latency patient answers after 1 s
 	for _, tc := range []struct {
 		name    string
 		patient string

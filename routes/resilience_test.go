@@ -120,11 +120,11 @@ func TestFanOutKeepsTheSearchFilters(t *testing.T) {
 }
 
 func TestARequestHasOneDeadline(t *testing.T) {
-	a := start(t, setup{budget: 700 * time.Millisecond})
-	a.Spine.Sandbox.SetFault(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 250 * time.Millisecond})
+	a := start(t, setup{budget: time.Second})
+	a.Spine.Sandbox.SetFault(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 300 * time.Millisecond})
 	defer a.Spine.Sandbox.SetFault(sandbox.Fault{})
 
-	// 15 prescriptions, 4 retrieves at a time, 250 ms each, after a 250 ms search: more than the budget.
+	// 15 prescriptions, 4 retrieves at a time, 300 ms each, after a 300 ms search: more than the budget.
 	got := a.get(t, search(sandbox.PatientManyItems, "_count=60", "_include=MedicationRequest:requester"))
 	if got.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", got.Status, got.Body)
