@@ -129,41 +129,34 @@ func (v *view) check111() error {
 // they are the same line even when the search gave no UUID to join on.
 func (v *view) soleLine(n111 int) bool { return len(v.issue.LineItems) == 1 && n111 == 1 }
 
-// detailItem is the 111 detail of a line item, joined on the UUID case-insensitively.
+// detailItem is the 111 detail of a line item.
 func (v *view) detailItem(li *tracker.LineItem) *tracker.MedicationItem {
 	if v.detail == nil {
 		return nil
 	}
-	items := v.detail.Items
-	if li.ID == "" {
-		if v.soleLine(len(items)) {
-			return &items[0]
-		}
-		return nil
-	}
-	for i := range items {
-		if strings.EqualFold(items[i].LineItemID, li.ID) {
-			return &items[i]
-		}
-	}
-	return nil
+	return joinLine(v, li, v.detail.Items, func(m tracker.MedicationItem) string { return m.LineItemID })
 }
 
-// summaryMedication is the 111 summary's name for a line item, joined like detailItem.
+// summaryMedication is the 111 summary's name for a line item.
 func (v *view) summaryMedication(li *tracker.LineItem) *tracker.MedicationName {
 	if v.summary == nil {
 		return nil
 	}
-	meds := v.summary.Medications
+	return joinLine(v, li, v.summary.Medications, func(m tracker.MedicationName) string { return m.LineItemID })
+}
+
+// joinLine finds a line item's entry in 111 data: by UUID, case-insensitively, or, when the search gave
+// no UUID, the one entry of a one-line issue.
+func joinLine[T any](v *view, li *tracker.LineItem, entries []T, lineItemID func(T) string) *T {
 	if li.ID == "" {
-		if v.soleLine(len(meds)) {
-			return &meds[0]
+		if v.soleLine(len(entries)) {
+			return &entries[0]
 		}
 		return nil
 	}
-	for i := range meds {
-		if strings.EqualFold(meds[i].LineItemID, li.ID) {
-			return &meds[i]
+	for i := range entries {
+		if strings.EqualFold(lineItemID(entries[i]), li.ID) {
+			return &entries[i]
 		}
 	}
 	return nil

@@ -81,15 +81,15 @@ func (rd *renderer) fail(c *gin.Context, err error) {
 			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
 		issue := fhir.Issue{Severity: rule.severity, Code: rule.code, Diagnostics: rule.say}
 		var te *tracker.Error
-		if errors.As(err, &te) && rule.kind == tracker.ErrInvalidRequest {
-			if param, ok := spineParameter[te.StatusCode]; ok {
-				issue.Expression = []string{param}
-			}
-		}
 		if errors.As(err, &te) && te.StatusCode != "" {
 			// Spine's own words help the client's support desk and hold no patient data.
 			issue.Diagnostics += " Spine said: statusCode " + te.StatusCode + " " + te.Reason + "."
-			if rule.kind == tracker.ErrUpstream {
+			switch rule.kind {
+			case tracker.ErrInvalidRequest:
+				if param, ok := spineParameter[te.StatusCode]; ok {
+					issue.Expression = []string{param}
+				}
+			case tracker.ErrUpstream:
 				issue.Code = "exception"
 			}
 		}

@@ -104,7 +104,8 @@ func (s *searcher) search(ctx context.Context, srch *mapping.Search, offset int)
 			}
 		}
 	} else {
-		res, err := s.tracker.Search(ctx, who, srch.TrackerQuery())
+		q := srch.TrackerQuery()
+		res, err := s.tracker.Search(ctx, who, q)
 		switch {
 		case isNotFound(err):
 			notes, explained = append(notes, information(notFoundText(err))), true
@@ -115,14 +116,14 @@ func (s *searcher) search(ctx context.Context, srch *mapping.Search, offset int)
 				srcs = append(srcs, mapping.Source{Prescription: &res.Prescriptions[i]})
 			}
 		}
-		if window := srch.TrackerQuery(); srch.DefaultWindow {
+		if srch.DefaultWindow {
 			notes = append(notes, information(fmt.Sprintf(
 				"No authoredon was given, so Spine's default window of the last 28 days was applied: authored from %s to %s inclusive (see the self link).",
-				day(window.EarliestDate), day(window.LatestDate))))
+				day(q.EarliestDate), day(q.LatestDate))))
 		} else if srch.DefaultedBound {
 			notes = append(notes, information(fmt.Sprintf(
 				"Only one authoredon bound was given and Spine needs both, so the adapter supplied the other (28 days from the given one, or today): Spine was asked for %s to %s inclusive (see the self link).",
-				day(window.EarliestDate), day(window.LatestDate))))
+				day(q.EarliestDate), day(q.LatestDate))))
 		}
 	}
 
