@@ -121,6 +121,7 @@ func (c *Client) Search(ctx context.Context, who Caller, q SearchQuery) (*Search
 			return nil, wrongPatient(interactionSearch)
 		}
 	}
+	res.Fetched = time.Now()
 	return res, nil
 }
 
@@ -151,6 +152,7 @@ func (c *Client) Retrieve(ctx context.Context, who Caller, q RetrieveQuery) (*Pr
 	if q.IssueNumber > 0 && len(p.Issues) > 0 && p.Issues[0].Number != q.IssueNumber {
 		return nil, &Error{Kind: ErrUpstream, Interaction: interactionRetrieve, Reason: "reply is for another issue"}
 	}
+	p.Fetched = time.Now()
 	return p, nil
 }
 
@@ -198,7 +200,12 @@ func (c *Client) ItemDetails(ctx context.Context, who Caller, q DetailQuery) (*P
 	if err != nil {
 		return nil, err
 	}
-	return parseItemDetails(body, q.PrescriptionID)
+	d, err := parseItemDetails(body, q.PrescriptionID)
+	if err != nil {
+		return nil, err
+	}
+	d.Fetched = time.Now()
+	return d, nil
 }
 
 // searchParams checks a search and turns it into Spine's query parameters.

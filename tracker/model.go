@@ -54,7 +54,8 @@ type Prescription struct {
 	Type               PrescriptionType
 	Prescriber         Organisation
 	NominatedDispenser Organisation
-	DaysSupply         int // 0 when absent
+	DaysSupply         int       // 0 when absent
+	Fetched            time.Time // when Spine answered (retrieve only): a cached answer is this old
 }
 
 // Version tells the EPS release from the shape of the prescription ID.
@@ -114,6 +115,7 @@ type SearchQuery struct {
 // SearchResult is what a prescription search found, in prescription-ID order.
 type SearchResult struct {
 	Prescriptions []Prescription
+	Fetched       time.Time // when Spine answered: a cached result is this old
 }
 
 // RetrieveQuery asks for one prescription. IssueNumber 0 means the current issue.
@@ -194,6 +196,7 @@ type PrescriptionDetail struct {
 	NominatedPharmacy      Organisation
 	DispensingPharmacy     Organisation
 	Items                  []MedicationItem // in line-item-ID order
+	Fetched                time.Time        // when Spine answered: a cached answer is this old
 }
 
 // MedicationItem is one line item of the 111 item details.

@@ -38,6 +38,7 @@ type Sandbox struct {
 	gen    generator
 	fault  atomic.Pointer[Fault]
 	hangs  atomic.Int32 // requests hanging now (for tests and logs)
+	calls  callLog
 
 	stop     chan struct{} // closed by shutdown: ends hangs and latencies
 	stopOnce sync.Once
@@ -185,6 +186,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	s.calls.add(Call{Interaction: string(in), UserID: r.Header.Get("Spine-UserId"),
+		RoleProfileID: r.Header.Get("Spine-RoleProfileId"), TraceID: r.Header.Get("Eps-TraceId")})
 	fault, err := s.requestFault(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
