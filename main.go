@@ -1,12 +1,16 @@
 // Command eps-fhir-tracker is a FHIR R4 facade over Spine's EPS Tracker API: it answers
-// MedicationRequest searches and reads from Spine's prescription tracker.
+// MedicationRequest searches and reads from Spine's prescription tracker, for authenticated
+// healthcare workers, with every access to patient data kept in a local audit trail.
 //
-// With no configuration it runs against its embedded Spine sandbox over mutual TLS on loopback;
-// `eps-fhir-tracker sandbox` runs the sandbox alone.
+// With no configuration it runs against its embedded Spine sandbox over mutual TLS on loopback,
+// with a sandbox token issuer and an embedded audit store; `eps-fhir-tracker sandbox` runs the
+// sandbox alone, `token` prints a sandbox access token, `audit verify` checks the audit trail.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,16 +18,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
+	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/config"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/telemetry"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
@@ -31,7 +43,14 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-var _ routes.Tracker = (*tracker.Client)(nil)
+var (
+	_ routes.Tracker       = (*tracker.Client)(nil)
+	_ routes.Tracker       = (*cache.Tracker)(nil)
+	_ routes.Authenticator = (*auth.Verifier)(nil)
+	_ routes.Auditor       = (*audit.Store)(nil)
+	_ routes.AuditTrail    = (*audit.Store)(nil)
+	_ routes.Answers       = (*cache.Answers)(nil)
+)
 
 func main() {
 	gin.SetMode(gin.ReleaseMode) // gin's mode is global: set once, here
@@ -43,49 +62,128 @@ func main() {
 	}
 }
 
-// run starts the adapter and serves until ctx is done.
+// run starts the adapter, or one of its subcommands, and serves until ctx is done.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "sandbox" {
-		if err := sandbox.Run(ctx, args[1:], stdout, stderr); !errors.Is(err, flag.ErrHelp) {
-			return err
+	if len(args) > 0 {
+		switch args[0] {
+		case "sandbox":
+			if err := sandbox.Run(ctx, args[1:], stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return nil
+		case "token":
+			return tokenCommand(ctx, args[1:], getenv, stdout, stderr)
+		case "audit":
+			if len(args) < 2 || args[1] != "verify" {
+				return errors.New(`unknown audit command: the one there is is "audit verify"`)
+			}
+			return auditVerify(ctx, args[2:], getenv, stdout, stderr)
 		}
-		return nil
 	}
 	cfg, err := config.Load(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, config.ErrVersion):
+		fmt.Fprintln(stdout, "eps-fhir-tracker", version)
+		return nil
+	case err != nil:
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger, err := telemetry.NewLogger(stderr, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	tel, shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{Getenv: getenv, ServiceVersion: version, Console: stderr})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdownTelemetry(sctx)
+	}()
 
-	spine, stopSpine, err := connectSpine(cfg, logger)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if cfg.BaseURLDerived {
+		cfg.BaseURL = config.DeriveBaseURL(ln.Addr().String(), cfg.TLSCert != "")
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (EPS_ADMIN_ADDR): %w", cfg.AdminAddr, err)
+	}
+	defer adminLn.Close()
+
+	spine, stopSpine, err := connectSpine(cfg, tel, logger)
 	if err != nil {
 		return err
 	}
 	defer stopSpine()
+	cacheCfg := cache.Config{TTL: cfg.CacheTTL, MaxBytes: cfg.CacheMaxBytes, ShareAcrossUsers: cfg.CacheShareAcross,
+		CallTimeout: cfg.SpineTimeout}
+	cached, err := cache.New(spine, cacheCfg, tel.TracerProvider, tel.MeterProvider)
+	if err != nil {
+		return err
+	}
+	answers, err := cache.NewAnswers(cacheCfg, tel.MeterProvider)
+	if err != nil {
+		return err
+	}
+
+	verifier, issuer, err := authenticator(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("authentication:\n%w", err)
+	}
+	trail, err := openAudit(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	defer trail.Close()
+	if cfg.AuditRetention > 0 {
+		go trail.RunRetention(ctx, time.Hour)
+	}
 
 	enc, err := fhir.NewEncoder()
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	var stopping atomic.Bool
+	handler, err := routes.New(routes.Config{
+		BaseURL:                 cfg.BaseURL,
+		Detailed:                cfg.Detailed,
+		DetailedNeedsSmartcard:  !cfg.Sandbox(),
+		PageKeys:                cfg.PageKeys,
+		RequestTimeout:          cfg.RequestTimeout(),
+		ShareAnswersAcrossUsers: cfg.CacheShareAcross,
+		CORSOrigins:             cfg.CORSOrigins,
+		RateLimit:               routes.Rate(cfg.RateLimit),
+		UnauthenticatedLimit:    routes.Rate(cfg.UnauthLimit),
+		SecurityDescription:     securityDescription(cfg),
+		SoftwareVersion:         version,
+		Ready: func(ctx context.Context) error {
+			if stopping.Load() {
+				return errors.New("shutting down")
+			}
+			return trail.Ready(ctx)
+		},
+	}, routes.Deps{
+		Tracker: cached, Encoder: enc, Auth: verifier, Audit: trail, Trail: trail, Answers: answers,
+		Logger: logger, Tracing: tel.TracerProvider, Meters: tel.MeterProvider, Propagator: tel.Propagator,
+	})
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return err
 	}
-	if cfg.BaseURLDerived {
-		cfg.BaseURL = config.DeriveBaseURL(ln.Addr().String(), cfg.TLSCert != "")
+	if issuer != nil {
+		// The sandbox issuer shares the adapter's origin, under /oauth2.
+		mux := http.NewServeMux()
+		mux.Handle("/oauth2/", http.StripPrefix("/oauth2", issuer.Handler()))
+		mux.Handle("/", handler)
+		handler = mux
 	}
-	handler := routes.New(routes.Config{
-		BaseURL:         cfg.BaseURL,
-		Detailed:        cfg.Detailed,
-		UserID:          cfg.SpineUserID,
-		RoleProfileID:   cfg.SpineRoleProfileID,
-		PageKey:         cfg.PageKey,
-		RequestTimeout:  cfg.RequestTimeout(),
-		SoftwareVersion: version,
-	}, spine, enc, logger)
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -96,7 +194,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
+	admin := &http.Server{Handler: adminHandler(tel), ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 2)
 	go func() {
 		if cfg.TLSCert != "" {
 			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
@@ -104,31 +203,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			serveErr <- srv.Serve(ln)
 		}
 	}()
-	printWelcome(stdout, cfg)
+	go func() { serveErr <- admin.Serve(adminLn) }()
+	printWelcome(stdout, cfg, issuer)
 
 	select {
 	case err := <-serveErr:
 		return err
 	case <-ctx.Done():
 	}
+	// Readiness turns false first, so that a load balancer stops sending before the listener closes;
+	// then requests in flight finish.
+	stopping.Store(true)
+	if grace := cfg.ShutdownGrace; grace > 0 {
+		time.Sleep(grace)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
+	err = errors.Join(srv.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
+	for range 2 {
+		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
 	}
 	return err
 }
 
-// connectSpine builds the tracker client: for the configured Spine, or for an embedded sandbox that
-// it starts on loopback with certificates made for the occasion.
-func connectSpine(cfg *config.Config, logger *slog.Logger) (*tracker.Client, func(), error) {
+func adminHandler(tel *telemetry.Telemetry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", tel.MetricsHandler)
+	return mux
+}
+
+// connectSpine builds the tracker client: for the configured Spine, whose certificate files are
+// reloaded when they change, or for an embedded sandbox that it starts on loopback with certificates
+// made for the occasion.
+func connectSpine(cfg *config.Config, tel *telemetry.Telemetry, logger *slog.Logger) (*tracker.Client, func(), error) {
 	tcfg := tracker.Config{
-		BaseURL:       cfg.SpineBaseURL,
-		ASID:          cfg.SpineASID,
-		UserID:        cfg.SpineUserID,
-		RoleProfileID: cfg.SpineRoleProfileID,
-		Timeout:       cfg.SpineTimeout,
+		BaseURL:        cfg.SpineBaseURL,
+		ASID:           cfg.SpineASID,
+		UserID:         cfg.SpineUserID,
+		RoleProfileID:  cfg.SpineRoleProfileID,
+		Timeout:        cfg.SpineTimeout,
+		MaxConcurrency: cfg.SpineConcurrency,
+		Logger:         logger.With("component", "spine"),
+		TracerProvider: tel.TracerProvider,
+		MeterProvider:  tel.MeterProvider,
 	}
 	if !cfg.Sandbox() {
 		tlsConfig, err := tracker.LoadTLSConfig(cfg.SpineClientCert, cfg.SpineClientKey, cfg.SpineCACert)
@@ -160,17 +279,177 @@ func connectSpine(cfg *config.Config, logger *slog.Logger) (*tracker.Client, fun
 	return nil, nil, fmt.Errorf("connect to embedded Spine sandbox: %w", err)
 }
 
-func printWelcome(w io.Writer, cfg *config.Config) {
+// authenticator builds the token verifier: for the configured issuer, or, in sandbox mode without
+// one, for the embedded sandbox issuer, which it also returns to be served.
+func authenticator(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*auth.Verifier, *auth.Issuer, error) {
+	acfg := auth.Config{
+		Issuer: cfg.AuthIssuer, JWKSURL: cfg.AuthJWKSURL, Audience: cfg.AuthAudience,
+		ActivityCodes: cfg.AuthActivityCodes, AuditorCodes: cfg.AuthAuditorCodes, UserInfo: cfg.AuthUserInfo,
+		AssuranceClaim: cfg.AuthAssuranceClaim, AssuranceValue: cfg.AuthAssuranceValue,
+	}
+	var issuer *auth.Issuer
+	if cfg.Sandbox() && cfg.AuthIssuer == "" && cfg.AuthJWKSURL == "" {
+		var err error
+		if issuer, err = auth.OpenIssuer(cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg)); err != nil {
+			return nil, nil, err
+		}
+		sc := issuer.Config()
+		acfg.Issuer, acfg.Audience, acfg.Keys = sc.Issuer, sc.Audience, sc.Keys
+		acfg.RequireAccessTokenType = sc.RequireAccessTokenType
+		acfg.AuthorizationEndpoint, acfg.TokenEndpoint, acfg.UserInfoURL = sc.AuthorizationEndpoint, sc.TokenEndpoint, sc.UserInfoURL
+	}
+	v, err := auth.NewVerifier(ctx, acfg, logger.With("component", "auth"))
+	return v, issuer, err
+}
+
+// sandboxIssuerURL is the embedded issuer's identifier: the adapter's own origin, under /oauth2.
+func sandboxIssuerURL(cfg *config.Config) string {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return cfg.BaseURL
+	}
+	return u.Scheme + "://" + u.Host + "/oauth2"
+}
+
+// sandboxAudience is what sandbox tokens are issued for: the FHIR base, as SMART's aud parameter has it.
+func sandboxAudience(cfg *config.Config) string {
+	if cfg.AuthAudience != "" {
+		return cfg.AuthAudience
+	}
+	return cfg.BaseURL
+}
+
+// tokenCommand prints a sandbox access token that a server started with the same configuration accepts.
+func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(nil, getenv, io.Discard)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if !cfg.Sandbox() {
+		return errors.New("token: the sandbox issuer exists only with the embedded sandbox; ask your identity provider for a token")
+	}
+	return auth.TokenCommand(ctx, args, cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg), stdout, stderr)
+}
+
+// openAudit opens the audit store: EPS_AUDIT_DSN, else a SQLite file in the state folder; with the
+// key EPS_AUDIT_KEY, else, in sandbox mode only, one kept in the state folder.
+func openAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*audit.Store, error) {
+	dsn, keyText, err := auditSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := audit.ParseKeys(keyText)
+	if err != nil {
+		return nil, err
+	}
+	return audit.Open(ctx, audit.Config{DSN: dsn, Keys: keys, Instance: cfg.InstanceID,
+		Retention: cfg.AuditRetention, Logger: logger.With("component", "audit")})
+}
+
+func auditSettings(cfg *config.Config) (dsn, key string, err error) {
+	dsn, key = cfg.AuditDSN, cfg.AuditKey
+	if dsn == "" {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return "", "", err
+		}
+		dsn = filepath.Join(cfg.StateDir, "audit.db")
+	}
+	if key == "" && cfg.Sandbox() {
+		key, err = sandboxAuditKey(cfg.StateDir)
+	}
+	return dsn, key, err
+}
+
+// sandboxAuditKey is the sandbox's audit HMAC key, made on first use and kept in the state folder
+// (mode 0600), so that `audit verify` and a running sandbox agree. A real deployment sets
+// EPS_AUDIT_KEY from its secret store.
+func sandboxAuditKey(stateDir string) (string, error) {
+	path := filepath.Join(stateDir, "sandbox-audit-key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return "", err
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	key := "sandbox1:" + base64.StdEncoding.EncodeToString(secret)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) { // another process made it first
+			return sandboxAuditKey(stateDir)
+		}
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.WriteString(key + "\n")
+	return key, err
+}
+
+// auditVerify runs `audit verify` on the store this configuration uses.
+func auditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(nil, getenv, io.Discard)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	dsn, key, err := auditSettings(cfg)
+	if err != nil {
+		return err
+	}
+	return audit.VerifyCommand(ctx, args, func(k string) string {
+		switch k {
+		case "EPS_AUDIT_DSN":
+			return dsn
+		case "EPS_AUDIT_KEY":
+			return key
+		}
+		return getenv(k)
+	}, stdout, stderr)
+}
+
+func securityDescription(cfg *config.Config) string {
+	s := "Bearer access tokens (JWT, SMART on FHIR) are required on every resource except the CapabilityStatement, " +
+		"the SearchParameters and SMART discovery. Users are healthcare workers: scopes `user/MedicationRequest.rs` " +
+		"(or `.read`, and likewise for MedicationDispense, Patient, Organization; `user/AuditEvent.rs` for auditors); " +
+		"`patient/` scopes and patient-context tokens are refused. The selected role must carry a national RBAC " +
+		"activity code (" + strings.Join(cfg.AuthActivityCodes, ", ") + "). Every access to patient data is " +
+		"recorded in a local audit trail before the answer is sent."
+	if cfg.Sandbox() {
+		s += " This instance runs against its embedded Spine sandbox with a sandbox token issuer."
+	}
+	return s
+}
+
+func printWelcome(w io.Writer, cfg *config.Config, issuer *auth.Issuer) {
 	fmt.Fprintf(w, "EPS Tracker FHIR adapter %s\n", version)
 	fmt.Fprintf(w, "  FHIR base:  %s\n", cfg.BaseURL)
+	fmt.Fprintf(w, "  Metrics:    http://%s/metrics\n", cfg.AdminAddr)
 	if !cfg.Sandbox() {
 		fmt.Fprintf(w, "  Spine:      %s\n", cfg.SpineBaseURL)
+		fmt.Fprintf(w, "  Auth:       bearer tokens from %s, audience %s\n", firstOf(cfg.AuthIssuer, cfg.AuthJWKSURL), cfg.AuthAudience)
 		return
 	}
 	nhs := sandbox.PatientAcuteAndRepeat
 	fmt.Fprintf(w, "  Spine:      embedded sandbox (mutual TLS on loopback, certificates made at start-up)\n")
 	fmt.Fprintf(w, "  Patient:    NHS number %s (more test patients in README.md)\n", nhs)
-	fmt.Fprintf(w, "  Auth:       none yet: serve on loopback only (bearer tokens come with a later release)\n")
-	fmt.Fprintf(w, "  Try:        curl -s '%s/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|%s&_pretty=true'\n", cfg.BaseURL, nhs)
+	if issuer != nil {
+		fmt.Fprintf(w, "  Auth:       sandbox issuer %s (users in docs/sandbox-users.md; login page %s/authorize)\n", issuer.URL(), issuer.URL())
+		token, err := issuer.Mint(auth.SandboxUsers[0].UserID, "", nil, 12*time.Hour)
+		if err == nil {
+			fmt.Fprintf(w, "  Token:      TOKEN=%s\n", token)
+			fmt.Fprintf(w, "              (or: TOKEN=$(go run . token --user %s --role %s))\n", auth.SandboxUsers[0].UserID, auth.SandboxUsers[0].RoleProfileID)
+		}
+	}
+	fmt.Fprintf(w, "  Audit:      every access recorded; check the trail with: go run . audit verify\n")
+	fmt.Fprintf(w, "  Try:        curl -s -H \"Authorization: Bearer $TOKEN\" '%s/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|%s&_pretty=true'\n", cfg.BaseURL, nhs)
 	fmt.Fprintf(w, "  Capability: curl -s '%s/metadata'\n", cfg.BaseURL)
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -66,8 +66,31 @@ func startRun(t *testing.T, env map[string]string, args ...string) (base string,
 	return base, out, stopped
 }
 
+// testEnv is the environment of an adapter run in a test: free ports, its own state folder, and no
+// grace period on shutdown.
+func testEnv(t *testing.T, extra ...string) map[string]string {
+	env := map[string]string{
+		"EPS_FHIR_ADDR": "127.0.0.1:0", "EPS_ADMIN_ADDR": "127.0.0.1:0",
+		"EPS_STATE_DIR": t.TempDir(), "EPS_SHUTDOWN_GRACE": "0s",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	return env
+}
+
+// welcomeValue is what the welcome prints after label (e.g. "Token:").
+func welcomeValue(out, label string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, label); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
+}
+
 func TestRunServesFHIRFromTheEmbeddedSandbox(t *testing.T) {
-	base, out, _ := startRun(t, map[string]string{"EPS_FHIR_ADDR": "127.0.0.1:0"})
+	base, out, _ := startRun(t, testEnv(t))
 
 	res, err := http.Get(strings.TrimSuffix(base, "/FHIR/R4") + "/healthz")
 	if err != nil {
@@ -78,19 +101,26 @@ func TestRunServesFHIRFromTheEmbeddedSandbox(t *testing.T) {
 		t.Fatalf("healthz: %d", res.StatusCode)
 	}
 
-	// The welcome names a ready-to-paste curl: the search it shows must return a Bundle.
-	var try string
-	for _, line := range strings.Split(out.String(), "\n") {
-		if _, rest, ok := strings.Cut(line, "Try:"); ok {
-			try = strings.TrimSpace(rest)
-		}
-	}
+	// The welcome names a token and a ready-to-paste curl: the search it shows must return a Bundle,
+	// and without the token a 401.
+	token := strings.TrimPrefix(welcomeValue(out.String(), "Token:"), "TOKEN=")
+	try := welcomeValue(out.String(), "Try:")
 	_, quoted, ok := strings.Cut(try, "'")
-	if !ok {
-		t.Fatalf("no curl in the welcome:\n%s", out)
+	if !ok || token == "" || !strings.Contains(try, `Authorization: Bearer $TOKEN`) {
+		t.Fatalf("no token or curl in the welcome:\n%s", out)
 	}
 	target := strings.TrimSuffix(quoted, "'")
 	res, err = http.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("without a token: %d %q, want 401 with WWW-Authenticate: Bearer", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	}
+	req, _ := http.NewRequest(http.MethodGet, target, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +141,11 @@ func TestRunRefusesInvalidConfigurationListingEveryProblem(t *testing.T) {
 	err := run(context.Background(), nil, func(k string) string {
 		return map[string]string{"SPINE_BASE_URL": "http://spine", "SPINE_ASID": "1"}[k]
 	}, io.Discard, io.Discard)
+	for _, want := range []string{"EPS_AUTH_ISSUER", "EPS_AUTH_AUDIENCE", "EPS_AUDIT_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("outside sandbox mode authentication and audit cannot be left out: error does not mention %s", want)
+		}
+	}
 	if err == nil {
 		t.Fatal("want an error")
 	}

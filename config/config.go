@@ -1,5 +1,10 @@
 // Package config loads the adapter's configuration from the environment and flags, and checks it
 // whole: every problem is reported at once, before anything starts.
+//
+// Every setting is an environment variable with a flag of its own that overrides it. Values are read
+// first, flags parsed, and only then interpreted: so whether the embedded sandbox runs, and with it
+// the sandbox-only defaults (identities, detailed interactions, authentication by the sandbox
+// issuer), follows the final value, whether it came from the environment or a flag.
 package config
 
 import (
@@ -7,8 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +39,10 @@ type Config struct {
 	SpineClientKey     string
 	SpineCACert        string
 	SpineASID          string
-	SpineUserID        string
+	SpineUserID        string // sandbox only: with a real Spine, identity comes from tokens
 	SpineRoleProfileID string
 	SpineTimeout       time.Duration
+	SpineConcurrency   int  // SPINE_MAX_CONCURRENCY
 	Detailed           bool // use the 111 detail interaction for medication
 
 	// The FHIR server.
@@ -45,12 +53,44 @@ type Config struct {
 	BaseURLDerived bool
 	TLSCert        string
 	TLSKey         string
+	AllowPlainHTTP bool // EPS_FHIR_ALLOW_PLAIN_HTTP: plain HTTP off loopback, behind a TLS proxy
+	CORSOrigins    []string
+	RateLimit      Rate // EPS_RATE_LIMIT, e.g. "20/s:40"; zero is off
+	UnauthLimit    Rate // EPS_UNAUTH_RATE_LIMIT: per client address, requests without a valid token
+
+	// Authentication. Outside sandbox mode it cannot be switched off.
+	AuthIssuer         string
+	AuthJWKSURL        string
+	AuthAudience       string
+	AuthActivityCodes  []string
+	AuthAuditorCodes   []string
+	AuthUserInfo       bool
+	AuthAssuranceClaim string
+	AuthAssuranceValue string
+
+	// The audit trail.
+	AuditDSN       string // EPS_AUDIT_DSN; default a SQLite file in the state folder
+	AuditKey       string // EPS_AUDIT_KEY; sandbox default a key kept in the state folder
+	AuditRetention time.Duration
+	InstanceID     string
+
+	// Caching.
+	CacheTTL         time.Duration
+	CacheMaxBytes    int64
+	CacheShareAcross bool
+
+	// Operations.
+	StateDir  string // EPS_STATE_DIR: the sandbox issuer's key, the default audit database
+	AdminAddr string // EPS_ADMIN_ADDR: /metrics
+	LogFormat string // EPS_LOG_FORMAT: json, text, or "" (JSON unless on a terminal)
+	// ShutdownGrace is how long /readyz reports not ready, on SIGTERM, before the listener closes.
+	ShutdownGrace time.Duration
 
 	SandboxPatients int
 
-	// PageKey signs paging tokens (EPS_FHIR_PAGE_KEY): give every instance behind one base URL the
-	// same key, so that any of them can follow another's links. Empty: a random key per process.
-	PageKey []byte
+	// PageKeys sign paging tokens (EPS_FHIR_PAGE_KEY, comma-separated: the first signs, all verify):
+	// give every instance behind one base URL the same keys. Empty: a random key per process.
+	PageKeys [][]byte
 }
 
 // RequestTimeout is the budget for all of one request's work with Spine: a read makes two calls in
@@ -60,80 +100,242 @@ func (c *Config) RequestTimeout() time.Duration { return 2*c.SpineTimeout + 2*ti
 // Sandbox reports whether the adapter runs with its embedded Spine sandbox.
 func (c *Config) Sandbox() bool { return c.SpineBaseURL == "" }
 
+// setting is one environment variable and the flag that mirrors it.
+type setting struct {
+	env, flag, help string
+	def             string // shown in --help; "" for none
+}
+
+// settings lists every variable the adapter reads, in the order --help shows them.
+var settings = []setting{
+	{"SPINE_BASE_URL", "spine-base-url", "Spine base URL; empty runs the embedded sandbox", ""},
+	{"SPINE_CLIENT_CERT", "spine-client-cert", "PEM client certificate for Spine's mutual TLS (reloaded when it changes)", ""},
+	{"SPINE_CLIENT_KEY", "spine-client-key", "PEM private key of the client certificate", ""},
+	{"SPINE_CA_CERT", "spine-ca-cert", "PEM CA certificates that Spine's server certificate must chain to", ""},
+	{"SPINE_ASID", "spine-asid", "the 12-digit ASID Spine registered (sandbox: " + SandboxASID + ")", ""},
+	{"SPINE_USER_ID", "spine-user-id", "sandbox only: Spine-UserId when a call has no user", SandboxUserID},
+	{"SPINE_ROLE_PROFILE_ID", "spine-role-profile-id", "sandbox only: Spine-RoleProfileId likewise", SandboxRoleProfileID},
+	{"SPINE_DETAILED_INTERACTIONS", "spine-detailed-interactions", "use Spine's 111 detail calls for medication (real Spine: smartcard users only)", "true with the sandbox"},
+	{"SPINE_TIMEOUT", "spine-timeout", "deadline of one Spine call, retries included", "10s"},
+	{"SPINE_MAX_CONCURRENCY", "spine-max-concurrency", "concurrent Spine calls per instance (fleet load is instances x this)", "64"},
+	{"EPS_FHIR_ADDR", "addr", "listen address", "127.0.0.1:8080"},
+	{"EPS_FHIR_BASE_URL", "base-url", "public FHIR base URL used in links", "derived from the address"},
+	{"EPS_FHIR_TLS_CERT", "tls-cert", "serve HTTPS with this PEM certificate", ""},
+	{"EPS_FHIR_TLS_KEY", "tls-key", "and this PEM key", ""},
+	{"EPS_FHIR_ALLOW_PLAIN_HTTP", "allow-plain-http", "serve plain HTTP off loopback (behind a TLS-terminating proxy)", "false"},
+	{"EPS_FHIR_PAGE_KEY", "page-key", "secrets signing paging links, comma-separated: the first signs, all verify", "random per process"},
+	{"EPS_CORS_ORIGINS", "cors-origins", "browser origins allowed to call the API, comma-separated", ""},
+	{"EPS_RATE_LIMIT", "rate-limit", "per-client rate limit such as 20/s:40 (429 past it)", "off"},
+	{"EPS_UNAUTH_RATE_LIMIT", "unauth-rate-limit", "per-address limit on requests without a valid token", "5/s:20"},
+	{"EPS_AUTH_ISSUER", "auth-issuer", "OIDC issuer of access tokens (discovery); sandbox: the embedded issuer", ""},
+	{"EPS_AUTH_JWKS_URL", "auth-jwks-url", "JWKS URL, when not found by discovery", ""},
+	{"EPS_AUTH_AUDIENCE", "auth-audience", "the audience access tokens must carry", "the FHIR base URL in the sandbox"},
+	{"EPS_AUTH_ACTIVITY_CODES", "auth-activity-codes", "national RBAC activity codes that allow clinical access", "B0570,B0278"},
+	{"EPS_AUTH_AUDITOR_CODES", "auth-auditor-codes", "activity codes that allow reading the audit trail (no national code means this)", "EPS-AUDIT"},
+	{"EPS_AUTH_USERINFO", "auth-userinfo", "read CIS2 roles from the issuer's UserInfo endpoint", "false"},
+	{"EPS_AUTH_ASSURANCE_CLAIM", "auth-assurance-claim", "claim that shows smartcard authentication", "authentication_assurance_level"},
+	{"EPS_AUTH_ASSURANCE_VALUE", "auth-assurance-value", "its value for a smartcard", "3"},
+	{"EPS_AUDIT_DSN", "audit-dsn", "audit store: a SQLite file path or file: URI, or a postgres:// URL", "STATE_DIR/audit.db"},
+	{"EPS_AUDIT_KEY", "audit-key", "audit HMAC keys id:base64secret, comma-separated, the first signs", "sandbox: made in the state folder"},
+	{"EPS_AUDIT_RETENTION", "audit-retention", "remove audit records older than this (e.g. 2920h); empty keeps all", ""},
+	{"EPS_INSTANCE_ID", "instance-id", "this instance's audit chain (unique per live process)", "the host name"},
+	{"EPS_CACHE_TTL", "cache-ttl", "how long Spine answers are reused; 0 disables", "30s"},
+	{"EPS_CACHE_MAX_BYTES", "cache-max-bytes", "bound of the caches in bytes", "33554432"},
+	{"EPS_CACHE_SHARE_ACROSS_USERS", "cache-share-across-users", "let one user's cached Spine answer serve another", "false"},
+	{"EPS_STATE_DIR", "state-dir", "local state: the sandbox issuer's key, the default audit database", ".eps-state"},
+	{"EPS_ADMIN_ADDR", "admin-addr", "admin listener for /metrics", "127.0.0.1:9464"},
+	{"EPS_LOG_FORMAT", "log-format", "json or text", "json unless on a terminal"},
+	{"EPS_SHUTDOWN_GRACE", "shutdown-grace", "on SIGTERM, how long /readyz says not ready before the listener closes", "5s"},
+	{"EPS_SANDBOX_PATIENTS", "sandbox-patients", "generated patients in the embedded sandbox", "0"},
+}
+
+// boolSettings are the settings whose flag needs no value: --allow-plain-http means true.
+var boolSettings = map[string]bool{"SPINE_DETAILED_INTERACTIONS": true, "EPS_FHIR_ALLOW_PLAIN_HTTP": true,
+	"EPS_AUTH_USERINFO": true, "EPS_CACHE_SHARE_ACROSS_USERS": true}
+
+// Subcommands are the commands besides serving, for --help.
+var Subcommands = []struct{ Name, Help string }{
+	{"sandbox", "run the Spine sandbox alone (--addr, --certs, --patients, --strict, --fault)"},
+	{"token", "print an access token from the sandbox issuer (--user, --role, --scope)"},
+	{"audit verify", "check every audit chain and name the first broken link"},
+}
+
+// OTelVariables are read by package telemetry, listed here for --help.
+var OTelVariables = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SERVICE_NAME",
+	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_TRACES_EXPORTER"}
+
+// ErrVersion is returned by Load for --version.
+var ErrVersion = errors.New("version requested")
+
 // Load reads the configuration from getenv, with flags in args overriding it, and validates it.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	raw := make(map[string]string, len(settings))
+	for _, s := range settings {
+		raw[s.env] = strings.TrimSpace(getenv(s.env))
+	}
+	fs := flag.NewFlagSet("eps-fhir-tracker", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by the caller
+	for _, s := range settings {
+		set := func(v string) error { raw[s.env] = strings.TrimSpace(v); return nil }
+		if boolSettings[s.env] {
+			fs.BoolFunc(s.flag, s.help+" ("+s.env+")", set)
+		} else {
+			fs.Func(s.flag, s.help+" ("+s.env+")", set)
+		}
+	}
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() { Usage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			Usage(stderr)
+		}
+		return nil, err
+	}
+	if *version {
+		return nil, ErrVersion
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unknown argument %q: see --help for the flags and subcommands", fs.Arg(0))
+	}
+	return parse(raw)
+}
+
+// Usage prints every flag, subcommand and environment variable.
+func Usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: eps-fhir-tracker [flags]        serve the FHIR API")
+	for _, s := range Subcommands {
+		fmt.Fprintf(w, "       eps-fhir-tracker %-16s %s\n", s.Name, s.Help)
+	}
+	fmt.Fprintln(w, "\nFlags (each overrides the environment variable named):")
+	for _, s := range settings {
+		def := ""
+		if s.def != "" {
+			def = " [" + s.def + "]"
+		}
+		fmt.Fprintf(w, "  --%-28s %s%s\n      %s\n", s.flag, s.env, def, s.help)
+	}
+	fmt.Fprintln(w, "  --version                      print the version")
+	fmt.Fprintln(w, "\nTelemetry follows the standard OpenTelemetry variables:", strings.Join(OTelVariables, ", "))
+}
+
+// parse interprets the raw values: defaults that depend on sandbox mode are chosen here, after
+// flags, so that a flag and its variable mean the same thing.
+func parse(raw map[string]string) (*Config, error) {
 	var problems []error
-	env := func(key, def string) string {
-		if v := strings.TrimSpace(getenv(key)); v != "" {
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%s=%q: %s", key, raw[key], fmt.Sprintf(format, args...)))
+	}
+	str := func(key, def string) string {
+		if v := raw[key]; v != "" {
 			return v
 		}
 		return def
 	}
-	boolEnv := func(key string, def bool) bool {
-		v := env(key, "")
+	boolean := func(key string, def bool) bool {
+		v := raw[key]
 		if v == "" {
 			return def
 		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			problems = append(problems, fmt.Errorf("%s=%q: want true or false", key, v))
+			bad(key, "want true or false")
 		}
 		return b
 	}
-
-	c := &Config{
-		SpineBaseURL:    env("SPINE_BASE_URL", ""),
-		SpineClientCert: env("SPINE_CLIENT_CERT", ""),
-		SpineClientKey:  env("SPINE_CLIENT_KEY", ""),
-		SpineCACert:     env("SPINE_CA_CERT", ""),
-		Addr:            env("EPS_FHIR_ADDR", "127.0.0.1:8080"),
-		BaseURL:         env("EPS_FHIR_BASE_URL", ""),
-		TLSCert:         env("EPS_FHIR_TLS_CERT", ""),
-		TLSKey:          env("EPS_FHIR_TLS_KEY", ""),
-		SpineTimeout:    10 * time.Second,
+	duration := func(key string, def time.Duration, zeroOK bool) time.Duration {
+		v := raw[key]
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d == 0 && !zeroOK {
+			bad(key, "want a positive duration such as 10s")
+		}
+		return d
 	}
-	if c.Sandbox() {
-		c.SpineASID = env("SPINE_ASID", SandboxASID)
-		c.SpineUserID = env("SPINE_USER_ID", SandboxUserID)
-		c.SpineRoleProfileID = env("SPINE_ROLE_PROFILE_ID", SandboxRoleProfileID)
+	integer := func(key string, def, lo, hi int64) int64 {
+		v := raw[key]
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			bad(key, "want a whole number from %d to %d", lo, hi)
+		}
+		return n
+	}
+	list := func(key, def string) []string {
+		var out []string
+		for _, v := range strings.Split(str(key, def), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+
+	c := &Config{SpineBaseURL: raw["SPINE_BASE_URL"]}
+	sandbox := c.Sandbox()
+	c.SpineClientCert, c.SpineClientKey, c.SpineCACert = raw["SPINE_CLIENT_CERT"], raw["SPINE_CLIENT_KEY"], raw["SPINE_CA_CERT"]
+	if sandbox {
+		c.SpineASID = str("SPINE_ASID", SandboxASID)
+		c.SpineUserID = str("SPINE_USER_ID", SandboxUserID)
+		c.SpineRoleProfileID = str("SPINE_ROLE_PROFILE_ID", SandboxRoleProfileID)
 	} else {
-		c.SpineASID = env("SPINE_ASID", "")
-		c.SpineUserID = env("SPINE_USER_ID", "")
-		c.SpineRoleProfileID = env("SPINE_ROLE_PROFILE_ID", "")
+		c.SpineASID = raw["SPINE_ASID"]
+		// With a real Spine, who asks always comes from the access token.
+		for _, k := range []string{"SPINE_USER_ID", "SPINE_ROLE_PROFILE_ID"} {
+			if raw[k] != "" {
+				bad(k, "sandbox only: with a real Spine the user and role come from each request's access token")
+			}
+		}
 	}
 	// The 111 detail calls need a smartcard-authenticated user on a real Spine (SPEC 1.3).
-	c.Detailed = boolEnv("SPINE_DETAILED_INTERACTIONS", c.Sandbox())
-	if v := env("SPINE_TIMEOUT", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			problems = append(problems, fmt.Errorf("SPINE_TIMEOUT=%q: want a positive duration such as 10s", v))
+	c.Detailed = boolean("SPINE_DETAILED_INTERACTIONS", sandbox)
+	c.SpineTimeout = duration("SPINE_TIMEOUT", 10*time.Second, false)
+	c.SpineConcurrency = int(integer("SPINE_MAX_CONCURRENCY", 64, 1, 10_000))
+
+	c.Addr = str("EPS_FHIR_ADDR", "127.0.0.1:8080")
+	c.BaseURL = raw["EPS_FHIR_BASE_URL"]
+	c.TLSCert, c.TLSKey = raw["EPS_FHIR_TLS_CERT"], raw["EPS_FHIR_TLS_KEY"]
+	c.AllowPlainHTTP = boolean("EPS_FHIR_ALLOW_PLAIN_HTTP", false)
+	c.CORSOrigins = list("EPS_CORS_ORIGINS", "")
+	rate := func(key, def string) Rate {
+		r, ok := ParseRate(str(key, def))
+		if !ok {
+			bad(key, "want a rate such as 20/s, 600/m or 20/s:40 (burst), or off")
 		}
-		c.SpineTimeout = d
+		return r
 	}
-	if v := env("EPS_SANDBOX_PATIENTS", "0"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 10_000_000 {
-			problems = append(problems, fmt.Errorf("EPS_SANDBOX_PATIENTS=%q: want a whole number from 0 to 10000000", v))
+	c.RateLimit = rate("EPS_RATE_LIMIT", "off")
+	c.UnauthLimit = rate("EPS_UNAUTH_RATE_LIMIT", "5/s:20")
+	for _, k := range list("EPS_FHIR_PAGE_KEY", "") {
+		if len(k) < 32 {
+			problems = append(problems, errors.New("EPS_FHIR_PAGE_KEY: want each key at least 32 characters of secret"))
 		}
-		c.SandboxPatients = n
+		c.PageKeys = append(c.PageKeys, []byte(k))
 	}
 
-	if v := env("EPS_FHIR_PAGE_KEY", ""); v != "" {
-		if len(v) < 32 {
-			problems = append(problems, errors.New("EPS_FHIR_PAGE_KEY: want at least 32 characters of secret"))
-		}
-		c.PageKey = []byte(v)
-	}
+	c.AuthIssuer, c.AuthJWKSURL, c.AuthAudience = raw["EPS_AUTH_ISSUER"], raw["EPS_AUTH_JWKS_URL"], raw["EPS_AUTH_AUDIENCE"]
+	c.AuthActivityCodes = list("EPS_AUTH_ACTIVITY_CODES", "B0570,B0278")
+	c.AuthAuditorCodes = list("EPS_AUTH_AUDITOR_CODES", "EPS-AUDIT")
+	c.AuthUserInfo = boolean("EPS_AUTH_USERINFO", false)
+	c.AuthAssuranceClaim = str("EPS_AUTH_ASSURANCE_CLAIM", "authentication_assurance_level")
+	c.AuthAssuranceValue = str("EPS_AUTH_ASSURANCE_VALUE", "3")
 
-	fs := flag.NewFlagSet("eps-fhir-tracker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (EPS_FHIR_ADDR)")
-	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public FHIR base URL (EPS_FHIR_BASE_URL)")
-	fs.StringVar(&c.SpineBaseURL, "spine-base-url", c.SpineBaseURL, "Spine base URL; empty runs the embedded sandbox (SPINE_BASE_URL)")
-	fs.IntVar(&c.SandboxPatients, "sandbox-patients", c.SandboxPatients, "generated sandbox patients (EPS_SANDBOX_PATIENTS)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	c.StateDir = str("EPS_STATE_DIR", ".eps-state")
+	c.AuditDSN, c.AuditKey = raw["EPS_AUDIT_DSN"], raw["EPS_AUDIT_KEY"]
+	c.AuditRetention = duration("EPS_AUDIT_RETENTION", 0, true)
+	c.InstanceID = raw["EPS_INSTANCE_ID"]
+
+	c.CacheTTL = duration("EPS_CACHE_TTL", 30*time.Second, true)
+	c.CacheMaxBytes = integer("EPS_CACHE_MAX_BYTES", 32<<20, 0, 1<<40)
+	c.CacheShareAcross = boolean("EPS_CACHE_SHARE_ACROSS_USERS", false)
+
+	c.AdminAddr = str("EPS_ADMIN_ADDR", "127.0.0.1:9464")
+	c.LogFormat = raw["EPS_LOG_FORMAT"]
+	c.ShutdownGrace = duration("EPS_SHUTDOWN_GRACE", 5*time.Second, true)
+	c.SandboxPatients = int(integer("EPS_SANDBOX_PATIENTS", 0, 0, 10_000_000))
 
 	if c.BaseURL == "" {
 		c.BaseURL = DeriveBaseURL(c.Addr, c.TLSCert != "")
@@ -163,6 +365,19 @@ func DeriveBaseURL(addr string, https bool) string {
 	return scheme + "://" + net.JoinHostPort(host, port) + "/FHIR/R4"
 }
 
+// Loopback reports whether addr listens on loopback only.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (c *Config) validate() error {
 	var problems []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -173,6 +388,14 @@ func (c *Config) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		problems = append(problems, errors.New("EPS_FHIR_TLS_CERT and EPS_FHIR_TLS_KEY go together: set both or neither"))
+	}
+	if c.TLSCert == "" && !c.AllowPlainHTTP && !Loopback(c.Addr) {
+		problems = append(problems, fmt.Errorf("EPS_FHIR_ADDR=%q: plain HTTP off loopback carries bearer tokens in clear; serve HTTPS (EPS_FHIR_TLS_CERT, EPS_FHIR_TLS_KEY) or, behind a TLS-terminating proxy, set EPS_FHIR_ALLOW_PLAIN_HTTP=true", c.Addr))
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o == "*" || err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			problems = append(problems, fmt.Errorf("EPS_CORS_ORIGINS: %q is not an origin such as https://app.example.nhs.uk (no wildcard)", o))
+		}
 	}
 	if !c.Sandbox() {
 		if u, err := url.Parse(c.SpineBaseURL); err != nil || u.Scheme != "https" || u.Host == "" {
@@ -187,6 +410,30 @@ func (c *Config) validate() error {
 				problems = append(problems, fmt.Errorf("%s is required with SPINE_BASE_URL (Spine requires mutual TLS)", f.name))
 			}
 		}
+		// Authentication cannot be switched off against a real Spine.
+		if c.AuthIssuer == "" && c.AuthJWKSURL == "" {
+			problems = append(problems, errors.New("EPS_AUTH_ISSUER or EPS_AUTH_JWKS_URL is required with a real Spine: end users must be authenticated"))
+		}
+		if c.AuthAudience == "" {
+			problems = append(problems, errors.New("EPS_AUTH_AUDIENCE is required with a real Spine: the audience this adapter's access tokens carry"))
+		}
+		if c.AuditKey == "" {
+			problems = append(problems, errors.New("EPS_AUDIT_KEY is required with a real Spine: the audit trail's HMAC key, kept outside its database"))
+		}
+	}
+	for _, u := range []struct{ name, value string }{{"EPS_AUTH_ISSUER", c.AuthIssuer}, {"EPS_AUTH_JWKS_URL", c.AuthJWKSURL}} {
+		if u.value == "" {
+			continue
+		}
+		if p, err := url.Parse(u.value); err != nil || (p.Scheme != "https" && !(p.Scheme == "http" && Loopback(p.Host+portOf(p)))) || p.Host == "" {
+			problems = append(problems, fmt.Errorf("%s=%q: want an absolute https URL", u.name, u.value))
+		}
+	}
+	if len(c.AuthActivityCodes) == 0 {
+		problems = append(problems, errors.New("EPS_AUTH_ACTIVITY_CODES: want at least one activity code"))
+	}
+	if slices.ContainsFunc(c.AuthActivityCodes, func(s string) bool { return len(s) > 16 }) {
+		problems = append(problems, errors.New("EPS_AUTH_ACTIVITY_CODES: an activity code is a short code such as B0570"))
 	}
 	if !tracker.ValidASID(c.SpineASID) {
 		problems = append(problems, fmt.Errorf("SPINE_ASID=%q: want the 12-digit ASID Spine registered", c.SpineASID))
@@ -197,5 +444,59 @@ func (c *Config) validate() error {
 	if c.SpineRoleProfileID != "" && !tracker.ValidRoleProfileID(c.SpineRoleProfileID) {
 		problems = append(problems, fmt.Errorf("SPINE_ROLE_PROFILE_ID=%q: want 12 digits", c.SpineRoleProfileID))
 	}
+	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		problems = append(problems, fmt.Errorf("EPS_ADMIN_ADDR=%q: want host:port", c.AdminAddr))
+	}
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
+		problems = append(problems, fmt.Errorf("EPS_LOG_FORMAT=%q: want json or text", c.LogFormat))
+	}
 	return errors.Join(problems...)
+}
+
+// portOf is ":port" of u, or "" when it has none, for Loopback's host:port form.
+func portOf(u *url.URL) string {
+	if u.Port() != "" {
+		return ""
+	}
+	return ":0"
+}
+
+// Rate is a token-bucket rate: PerSecond on average, Burst at once. The zero Rate is no limit.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// ParseRate reads "N/s", "N/m" or "N/s:burst" (e.g. "20/s:40"); "" or "off" is no limit.
+func ParseRate(s string) (Rate, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "off" {
+		return Rate{}, true
+	}
+	spec, burstText, hasBurst := strings.Cut(s, ":")
+	num, unit, ok := strings.Cut(spec, "/")
+	if !ok {
+		return Rate{}, false
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 || math.IsInf(n, 0) {
+		return Rate{}, false
+	}
+	switch unit {
+	case "s":
+	case "m":
+		n /= 60
+	default:
+		return Rate{}, false
+	}
+	r := Rate{PerSecond: n, Burst: int(math.Ceil(n))}
+	if hasBurst {
+		b, err := strconv.Atoi(burstText)
+		if err != nil || b < 1 {
+			return Rate{}, false
+		}
+		r.Burst = b
+	}
+	r.Burst = max(r.Burst, 1)
+	return r, true
 }

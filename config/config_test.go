@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -24,7 +26,8 @@ func TestLoad(t *testing.T) {
 	t.Run("a real Spine turns the detail calls off by default", func(t *testing.T) {
 		c, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "https://spine.example", "SPINE_CLIENT_CERT": "c", "SPINE_CLIENT_KEY": "k",
-			"SPINE_CA_CERT": "ca", "SPINE_ASID": "123456789012",
+			"SPINE_CA_CERT": "ca", "SPINE_ASID": "123456789012", "EPS_AUTH_ISSUER": "https://auth.example",
+			"EPS_AUTH_AUDIENCE": "https://fhir.example/FHIR/R4", "EPS_AUDIT_KEY": "k1:c2VjcmV0",
 		}), io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +52,7 @@ func TestLoad(t *testing.T) {
 		}
 	})
 	t.Run("the base URL is never taken from anything but configuration", func(t *testing.T) {
-		c, err := Load([]string{"--addr", "0.0.0.0:9000"}, env(nil), io.Discard)
+		c, err := Load([]string{"--addr", "0.0.0.0:9000", "--allow-plain-http"}, env(nil), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,6 +65,99 @@ func TestLoad(t *testing.T) {
 		}
 		if got, want := c.BaseURL, "https://fhir.example.nhs.uk/FHIR/R4"; got != want {
 			t.Errorf("BaseURL = %q, want %q", got, want)
+		}
+	})
+	t.Run("a flag choosing a real Spine drops every sandbox default, as the variable would", func(t *testing.T) {
+		_, err := Load([]string{"--spine-base-url", "https://spine.example"}, env(nil), io.Discard)
+		if err == nil {
+			t.Fatal("want an error: a real Spine needs its certificates, ASID and authentication")
+		}
+		for _, want := range []string{"SPINE_CLIENT_CERT", "SPINE_ASID", "EPS_AUTH_ISSUER", "EPS_AUTH_AUDIENCE", "EPS_AUDIT_KEY"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not mention %s:\n%v", want, err)
+			}
+		}
+		c, err := Load([]string{"--spine-base-url", "https://spine.example", "--spine-client-cert", "c",
+			"--spine-client-key", "k", "--spine-ca-cert", "ca", "--spine-asid", "123456789012",
+			"--auth-issuer", "https://auth.example", "--auth-audience", "aud", "--audit-key", "k1:c2VjcmV0"}, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Sandbox() || c.Detailed || c.SpineUserID != "" || c.SpineRoleProfileID != "" {
+			t.Errorf("got sandbox=%v detailed=%v user=%q role=%q: sandbox defaults leaked into a real Spine",
+				c.Sandbox(), c.Detailed, c.SpineUserID, c.SpineRoleProfileID)
+		}
+	})
+	t.Run("identities in configuration are refused with a real Spine", func(t *testing.T) {
+		_, err := Load(nil, env(map[string]string{"SPINE_BASE_URL": "https://spine.example", "SPINE_USER_ID": "555555555555"}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "SPINE_USER_ID") || !strings.Contains(err.Error(), "sandbox only") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("flags are validated like the environment", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--sandbox-patients", "-5"},
+			{"--spine-timeout", "soon"},
+			{"--rate-limit", "lots"},
+			{"--log-format", "xml"},
+			{"--cors-origins", "*"},
+		} {
+			if _, err := Load(args, env(nil), io.Discard); err == nil {
+				t.Errorf("%v accepted", args)
+			}
+		}
+	})
+	t.Run("plain HTTP off loopback needs to be asked for", func(t *testing.T) {
+		_, err := Load(nil, env(map[string]string{"EPS_FHIR_ADDR": "0.0.0.0:8080"}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "EPS_FHIR_ALLOW_PLAIN_HTTP") {
+			t.Errorf("got %v", err)
+		}
+		if _, err := Load(nil, env(map[string]string{"EPS_FHIR_ADDR": "0.0.0.0:8080", "EPS_FHIR_ALLOW_PLAIN_HTTP": "true"}), io.Discard); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("an unknown argument is an error, not a silent start", func(t *testing.T) {
+		if _, err := Load([]string{"serve"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "serve") {
+			t.Errorf("got %v", err)
+		}
+		if _, err := Load([]string{"--no-such-flag"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("--version and --help", func(t *testing.T) {
+		if _, err := Load([]string{"--version"}, env(nil), io.Discard); !errors.Is(err, ErrVersion) {
+			t.Errorf("--version gave %v", err)
+		}
+		var help strings.Builder
+		if _, err := Load([]string{"--help"}, env(nil), &help); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("--help gave %v", err)
+		}
+		for _, s := range settings {
+			if !strings.Contains(help.String(), "--"+s.flag) || !strings.Contains(help.String(), s.env) {
+				t.Errorf("--help does not list --%s (%s)", s.flag, s.env)
+			}
+		}
+		for _, want := range []string{"sandbox", "token", "audit verify", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+			if !strings.Contains(help.String(), want) {
+				t.Errorf("--help does not mention %s", want)
+			}
+		}
+	})
+	t.Run("paging keys rotate: several keys, the first signs", func(t *testing.T) {
+		c, err := Load(nil, env(map[string]string{"EPS_FHIR_PAGE_KEY": strings.Repeat("a", 32) + "," + strings.Repeat("b", 32)}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.PageKeys) != 2 || string(c.PageKeys[0]) != strings.Repeat("a", 32) {
+			t.Errorf("got %q", c.PageKeys)
+		}
+	})
+	t.Run("rates", func(t *testing.T) {
+		for in, want := range map[string]Rate{"20/s": {20, 20}, "600/m": {10, 10}, "20/s:40": {20, 40}, "off": {}} {
+			got, ok := ParseRate(in)
+			if !ok || got != want {
+				t.Errorf("ParseRate(%q) = %v %v, want %v", in, got, ok, want)
+			}
 		}
 	})
 }

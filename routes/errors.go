@@ -37,7 +37,18 @@ var errorTable = []errorRule{
 		"Spine failed or sent an answer the adapter cannot use."},
 	{errUnmappable, http.StatusBadGateway, "exception", "error",
 		"Spine sent data the adapter cannot map to FHIR."},
+	{errForbiddenPage, http.StatusForbidden, "forbidden", "error",
+		"This paging link was issued to another user: repeat the search."},
+	{errAuditRead, http.StatusServiceUnavailable, "transient", "error",
+		"The audit trail could not be read. Try again shortly."},
 }
+
+var (
+	// errForbiddenPage marks a paging link opened by a user other than the one it was made for.
+	errForbiddenPage = errors.New("paging link of another user")
+	// errAuditRead marks a failure to read the audit trail for an auditor.
+	errAuditRead = errors.New("audit trail unreadable")
+)
 
 // spineParameter names the search parameter behind each of Spine's "invalid parameter" statusCodes
 // (SPEC 3), for the OperationOutcome's expression.

@@ -176,7 +176,11 @@ func TestPartialFanOut(t *testing.T) {
 }
 
 func TestSpineRejectingOurRequest(t *testing.T) {
-	a := start(t, setup{strict: true, noUser: true})
+	a := start(t, setup{tracker: fakeTracker{
+		search: func(context.Context, tracker.Caller, tracker.SearchQuery) (*tracker.SearchResult, error) {
+			return nil, &tracker.Error{Kind: tracker.ErrRejected, Interaction: "search", StatusCode: "53", Reason: "Invalid ASID"}
+		},
+	}})
 	got := a.get(t, search(sandbox.PatientAcuteAndRepeat))
 	if got.Status != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502: %s", got.Status, got.Body)

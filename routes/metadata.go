@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -10,40 +11,34 @@ import (
 
 // handleMetadata serves the CapabilityStatement, marshalled once: it does not change while the
 // process runs.
-func handleMetadata(cfg Config, rd *renderer) gin.HandlerFunc {
+// A statement that fails to marshal stops start-up, rather than becoming a 500 on every request.
+func handleMetadata(cfg Config, rd *renderer) (gin.HandlerFunc, error) {
 	cs := fhir.CapabilityStatement(fhir.CapabilityOptions{
 		BaseURL:              cfg.BaseURL,
 		SoftwareVersion:      cfg.SoftwareVersion,
 		Now:                  cfg.Now(),
 		DetailedInteractions: cfg.Detailed,
+		Security:             cfg.SecurityDescription,
 	})
 	body, err := rd.enc.Marshal(cs, false)
-	return func(c *gin.Context) {
-		if err != nil {
-			rd.fail(c, err)
-			return
-		}
-		rd.bytes(c, http.StatusOK, body)
+	if err != nil {
+		return nil, fmt.Errorf("CapabilityStatement: %w", err)
 	}
+	return func(c *gin.Context) { rd.bytes(c, http.StatusOK, body) }, nil
 }
 
 // handleSearchParameter serves the SearchParameter resources that define the custom search
 // parameters, at the canonical URLs the CapabilityStatement gives them.
-func handleSearchParameter(cfg Config, rd *renderer) gin.HandlerFunc {
+func handleSearchParameter(cfg Config, rd *renderer) (gin.HandlerFunc, error) {
 	bodies := make(map[string][]byte)
-	var err error
 	for _, sp := range fhir.SearchParameters(cfg.BaseURL) {
-		var body []byte
-		if body, err = rd.enc.Marshal(sp, false); err != nil {
-			break
+		body, err := rd.enc.Marshal(sp, false)
+		if err != nil {
+			return nil, fmt.Errorf("SearchParameter %s: %w", sp.GetId().GetValue(), err)
 		}
 		bodies[sp.GetId().GetValue()] = body
 	}
 	return func(c *gin.Context) {
-		if err != nil {
-			rd.fail(c, err)
-			return
-		}
 		body, ok := bodies[c.Param("id")]
 		if !ok {
 			rd.outcome(c, http.StatusNotFound, fhir.Issue{
@@ -52,5 +47,5 @@ func handleSearchParameter(cfg Config, rd *renderer) gin.HandlerFunc {
 			return
 		}
 		rd.bytes(c, http.StatusOK, body)
-	}
+	}, nil
 }

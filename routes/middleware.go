@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 )
@@ -21,6 +23,7 @@ type requestIDs struct {
 	RequestID     string // X-Request-ID, the client's or ours
 	CorrelationID string // X-Correlation-ID, echoed when the client sends one
 	EpsTraceID    string // what Spine records, derived from the trace id or the request id
+	TraceID       string // the W3C trace id of the request's span, hex ("" without tracing)
 }
 
 type idsKey struct{}
@@ -50,7 +53,15 @@ func withRequestIDs() gin.HandlerFunc {
 			ids.CorrelationID = cid
 			c.Header("X-Correlation-ID", cid)
 		}
-		ids.EpsTraceID = epsTraceID(c.GetHeader("traceparent"), ids.RequestID)
+		// The span's own trace id, which continues a caller's traceparent, is what Spine gets, so that
+		// a Spine-side search can be joined to the trace; without tracing, the header or request id.
+		tp := c.GetHeader("traceparent")
+		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+			ids.TraceID = sc.TraceID().String()
+			tp = "00-" + ids.TraceID + "-" + sc.SpanID().String() + "-01"
+		}
+		ids.EpsTraceID = epsTraceID(tp, ids.RequestID)
+		trace.SpanFromContext(c.Request.Context()).SetAttributes(attribute.String("eps.trace_id", ids.EpsTraceID))
 		c.Header("X-Request-ID", ids.RequestID)
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), idsKey{}, ids))
 		c.Next()

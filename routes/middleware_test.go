@@ -1,8 +1,11 @@
 package routes
 
 import (
+	"errors"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
@@ -41,11 +44,12 @@ func TestEpsTraceID(t *testing.T) {
 }
 
 func TestPager(t *testing.T) {
-	p := newPager([]byte("test key"))
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	p := newPager([][]byte{[]byte("test key")}, time.Hour)
 	q := url.Values{"patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9691003120"}, "_count": {"10"}}
 
 	t.Run("a token opens to the query and offset it was made from", func(t *testing.T) {
-		gotQ, gotOff, err := p.open(p.token(q, 30))
+		gotQ, gotOff, err := p.open(p.token(q, 30, "555555555555", at), "555555555555", at.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,14 +58,48 @@ func TestPager(t *testing.T) {
 		}
 	})
 	t.Run("a token signed with another key is refused", func(t *testing.T) {
-		other := newPager([]byte("other key"))
-		if _, _, err := p.open(other.token(q, 30)); err == nil {
-			t.Error("accepted")
+		other := newPager([][]byte{[]byte("other key")}, time.Hour)
+		if _, _, err := p.open(other.token(q, 30, "u", at), "u", at); !errors.Is(err, errBadToken) {
+			t.Errorf("got %v, want errBadToken", err)
+		}
+	})
+	t.Run("keys rotate: a token signed with the old key still opens while that key verifies", func(t *testing.T) {
+		old := newPager([][]byte{[]byte("old key")}, time.Hour)
+		rotated := newPager([][]byte{[]byte("new key"), []byte("old key")}, time.Hour)
+		if _, _, err := rotated.open(old.token(q, 10, "u", at), "u", at); err != nil {
+			t.Errorf("old token refused after rotation: %v", err)
+		}
+		retired := newPager([][]byte{[]byte("new key")}, time.Hour)
+		if _, _, err := retired.open(old.token(q, 10, "u", at), "u", at); !errors.Is(err, errBadToken) {
+			t.Errorf("token of a retired key: got %v", err)
+		}
+	})
+	t.Run("a token opened by another user is refused as such", func(t *testing.T) {
+		if _, _, err := p.open(p.token(q, 10, "555555555555", at), "555555555556", at); !errors.Is(err, errTokenOwner) {
+			t.Errorf("got %v, want errTokenOwner", err)
+		}
+	})
+	t.Run("a token expires", func(t *testing.T) {
+		tok := p.token(q, 10, "u", at)
+		if _, _, err := p.open(tok, "u", at.Add(59*time.Minute)); err != nil {
+			t.Errorf("before expiry: %v", err)
+		}
+		if _, _, err := p.open(tok, "u", at.Add(61*time.Minute)); !errors.Is(err, errTokenExpired) {
+			t.Errorf("after expiry: got %v", err)
+		}
+	})
+	t.Run("a token whose search inflates past 4096 bytes is refused, never cut short", func(t *testing.T) {
+		big := url.Values{"patient": {"9691003120"}, "x": {strings.Repeat("a", 5000)}}
+		if _, _, err := p.open(p.token(big, 0, "u", at), "u", at); !errors.Is(err, errBadToken) {
+			t.Errorf("got %v, want errBadToken", err)
+		}
+		if _, _, err := p.open(strings.Repeat("A", 5000), "u", at); !errors.Is(err, errBadToken) {
+			t.Errorf("a 5000-character token: got %v", err)
 		}
 	})
 	t.Run("junk is refused", func(t *testing.T) {
 		for _, tok := range []string{"", "!!", "AAAA", "c2hvcnQ"} {
-			if _, _, err := p.open(tok); err == nil {
+			if _, _, err := p.open(tok, "u", at); err == nil {
 				t.Errorf("%q accepted", tok)
 			}
 		}

@@ -11,27 +11,36 @@ import (
 	"io"
 	"net/url"
 	"sync"
+	"time"
 )
 
-// pager makes the opaque _page tokens of next and previous links: the canonical search and an offset,
-// compressed and signed, so that a client can follow them but not forge or alter them. They hold
-// nothing the self link does not already show.
+// pager makes the opaque _page tokens of next and previous links: the canonical search, an offset,
+// an expiry and the user the search was made for, compressed and signed, so that a client can follow
+// them but not forge, alter, keep or pass them on. They hold nothing the self link does not already
+// show.
+//
+// Keys rotate: the first key signs, every key verifies (EPS_FHIR_PAGE_KEY holds a list), so that a
+// fleet can take a new key without breaking the links already handed out.
 type pager struct {
-	key     []byte
+	keys    [][]byte
+	ttl     time.Duration
 	writers *sync.Pool // of *flate.Writer: building one costs about 800 KB, resetting one nothing
 }
 
-func newPager(key []byte) pager {
-	return pager{key: key, writers: &sync.Pool{New: func() any {
+func newPager(keys [][]byte, ttl time.Duration) pager {
+	return pager{keys: keys, ttl: ttl, writers: &sync.Pool{New: func() any {
 		zw, _ := flate.NewWriterDict(nil, flate.BestCompression, tokenDictionary) // fails only for a bad level
 		return zw
 	}}}
 }
 
 const (
-	macBytes = 12
-	// maxQueryBytes bounds what a token may inflate to.
+	macBytes   = 12
+	ownerBytes = 8
+	// maxQueryBytes bounds what a token may inflate to, and maxTokenBytes what is even looked at: a
+	// token beyond either is refused, never cut short.
 	maxQueryBytes = 4096
+	maxTokenBytes = 4096
 )
 
 // tokenDictionary primes the compressor with what canonical queries are made of, so that a token for
@@ -41,46 +50,83 @@ var tokenDictionary = []byte("_include=MedicationRequest%3Arequester&_revinclude
 	"&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7C&issue=&prescription-version=&status=" +
 	"&_count=50&authoredon=ge2026-&authoredon=le2026-&patient%3Aidentifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C")
 
-var errBadToken = errors.New("paging token is not one this server issued")
+var (
+	errBadToken     = errors.New("paging token is not one this server issued")
+	errTokenExpired = errors.New("paging token has expired")
+	errTokenOwner   = errors.New("paging token was issued to another user")
+)
 
-func (p pager) token(q url.Values, offset int) string {
+// token returns the token for page offset of search q, made for user and valid until now+ttl.
+func (p pager) token(q url.Values, offset int, user string, now time.Time) string {
 	var buf bytes.Buffer
 	buf.Write(binary.AppendUvarint(nil, uint64(offset)))
+	buf.Write(binary.AppendUvarint(nil, uint64(now.Add(p.ttl).Unix())))
+	buf.Write(p.owner(p.keys[0], user))
 	zw := p.writers.Get().(*flate.Writer)
 	zw.Reset(&buf)
 	_, _ = zw.Write([]byte(q.Encode())) // writes to a bytes.Buffer do not fail
 	_ = zw.Close()
 	p.writers.Put(zw)
 	payload := buf.Bytes()
-	return base64.RawURLEncoding.EncodeToString(append(p.mac(payload), payload...))
+	return base64.RawURLEncoding.EncodeToString(append(mac(p.keys[0], payload), payload...))
 }
 
-func (p pager) open(tok string) (url.Values, int, error) {
+// open checks a token and returns its search and offset. A token that was altered, forged or signed
+// with a retired key is errBadToken; one past its expiry errTokenExpired; one made for another user
+// errTokenOwner.
+func (p pager) open(tok, user string, now time.Time) (url.Values, int, error) {
+	if len(tok) > maxTokenBytes {
+		return nil, 0, errBadToken
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(raw) <= macBytes {
 		return nil, 0, errBadToken
 	}
 	sig, payload := raw[:macBytes], raw[macBytes:]
-	if !hmac.Equal(sig, p.mac(payload)) {
+	var key []byte
+	for _, k := range p.keys {
+		if hmac.Equal(sig, mac(k, payload)) {
+			key = k
+			break
+		}
+	}
+	if key == nil {
 		return nil, 0, errBadToken
 	}
 	offset, n := binary.Uvarint(payload)
 	if n <= 0 || offset > 1<<20 {
 		return nil, 0, errBadToken
 	}
-	raw, err = io.ReadAll(io.LimitReader(flate.NewReaderDict(bytes.NewReader(payload[n:]), tokenDictionary), maxQueryBytes))
-	if err != nil {
+	payload = payload[n:]
+	expires, n := binary.Uvarint(payload)
+	if n <= 0 || len(payload) < n+ownerBytes {
+		return nil, 0, errBadToken
+	}
+	owner, payload := payload[n:n+ownerBytes], payload[n+ownerBytes:]
+	raw, err = io.ReadAll(io.LimitReader(flate.NewReaderDict(bytes.NewReader(payload), tokenDictionary), maxQueryBytes+1))
+	if err != nil || len(raw) > maxQueryBytes {
 		return nil, 0, errBadToken
 	}
 	q, err := url.ParseQuery(string(raw))
 	if err != nil {
 		return nil, 0, errBadToken
 	}
+	if !hmac.Equal(owner, p.owner(key, user)) {
+		return nil, 0, errTokenOwner
+	}
+	if now.Unix() > int64(expires) {
+		return nil, 0, errTokenExpired
+	}
 	return q, int(offset), nil
 }
 
-func (p pager) mac(payload []byte) []byte {
-	m := hmac.New(sha256.New, p.key)
+// owner binds a token to the user it was made for without putting the user's id in it.
+func (p pager) owner(key []byte, user string) []byte {
+	return mac(key, []byte("owner\x00"+user))[:ownerBytes]
+}
+
+func mac(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write(payload)
 	return m.Sum(nil)[:macBytes]
 }

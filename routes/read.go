@@ -6,51 +6,130 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/mapping"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
-// handleRead answers GET MedicationRequest/{id}: the id names the prescription, issue and line, so a
-// read is one retrieve (and the details call when enabled). When the details call fails the read still
-// answers, with the medication absent because of an error (data-absent-reason "error"): the rest of
-// the resource is Spine's current word, and a read has nowhere else to say what is missing.
-func handleRead(s *searcher, rd *renderer) gin.HandlerFunc {
-	notFound := func(c *gin.Context) {
-		rd.outcome(c, http.StatusNotFound, fhir.Issue{
-			Severity: "error", Code: "not-found",
-			Diagnostics: "No MedicationRequest has this id. Ids look like 3AF2CB-C86002-0000BX-1-2: prescription ID, issue, line.",
-		})
-	}
-	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		id, issue, ordinal, ok := mapping.ParseMedicationRequestID(c.Param("id"))
-		if !ok {
-			notFound(c)
-			return
-		}
-		src, err := s.full(ctx, s.caller(ctx), tracker.RetrieveQuery{PrescriptionID: id, IssueNumber: issue})
-		if isNotFound(err) || errors.Is(err, tracker.ErrInvalidRequest) {
-			notFound(c)
-			return
-		}
-		if err != nil {
-			rd.fail(c, err)
-			return
-		}
-		ms, err := mapping.Expand(src, s.options())
-		if err != nil {
-			rd.fail(c, errors.Join(errUnmappable, err))
-			return
-		}
-		for _, m := range ms {
-			if m.Issue == issue && m.Ordinal == ordinal {
-				rd.resource(c, http.StatusOK, m.Request)
-				return
+// readMedicationRequest answers GET MedicationRequest/{id}: the id names the prescription, issue and
+// line, so a read is one retrieve (and the details call when enabled). When the details call fails
+// the read still answers, with the medication absent because of an error (data-absent-reason
+// "error"): the rest of the resource is Spine's current word, and a read has nowhere else to say
+// what is missing.
+func (h *handlers) readMedicationRequest(c *gin.Context) {
+	h.readLine(c, "MedicationRequest", mapping.ParseMedicationRequestID,
+		"Ids look like 3AF2CB-C86002-0000BX-1-2: prescription ID (its + written as .), issue, line.",
+		func(src mapping.Source, issue, ordinal int) (proto.Message, error) {
+			ms, err := mapping.Expand(src)
+			for _, m := range ms {
+				if m.Issue == issue && m.Ordinal == ordinal {
+					return m.Request, nil
+				}
 			}
-		}
-		notFound(c)
+			return nil, err
+		})
+}
+
+// readMedicationDispense answers GET MedicationDispense/{id} from the same Spine data as the
+// MedicationRequest it dispenses: there is one only where a pharmacy acted on the line.
+func (h *handlers) readMedicationDispense(c *gin.Context) {
+	h.readLine(c, "MedicationDispense", mapping.ParseMedicationDispenseID,
+		"Ids look like d-3AF2CB-C86002-0000BX-1-2, and exist only for lines a pharmacy has acted on.",
+		func(src mapping.Source, issue, ordinal int) (proto.Message, error) {
+			want := mapping.MedicationDispenseID(src.Prescription.ID, issue, ordinal)
+			ds, err := mapping.MedicationDispenses(src)
+			for _, d := range ds {
+				if d.GetId().GetValue() == want {
+					return d, nil
+				}
+			}
+			return nil, err
+		})
+}
+
+// readLine is a read of one line item's resource: parse the id, retrieve the prescription, map, pick.
+func (h *handlers) readLine(c *gin.Context, resourceType string,
+	parse func(string) (string, int, int, bool), idHelp string,
+	pick func(src mapping.Source, issue, ordinal int) (proto.Message, error)) {
+	notFound := func() {
+		h.rd.outcome(c, http.StatusNotFound, fhir.Issue{Severity: "error", Code: "not-found",
+			Diagnostics: "No " + resourceType + " has this id. " + idHelp})
 	}
+	ctx := c.Request.Context()
+	prescriptionID, issue, ordinal, ok := parse(c.Param("id"))
+	if !ok {
+		notFound()
+		return
+	}
+	auditEntryFrom(ctx).setSubject("", []string{prescriptionID})
+	id, _ := auth.From(ctx)
+	who := h.asker(ctx, id)
+	key := h.answerKey(who, resourceType, "/", c.Param("id"))
+	if h.cached(c, key) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
+	defer cancel()
+	var f found
+	src, err := h.svc.full(ctx, who, tracker.RetrieveQuery{PrescriptionID: prescriptionID, IssueNumber: issue}, &f)
+	if isNotFound(err) || errors.Is(err, tracker.ErrInvalidRequest) {
+		notFound()
+		return
+	}
+	if err != nil {
+		h.rd.fail(c, err)
+		return
+	}
+	f.Patient, f.PrescriptionIDs = src.Prescription.PatientNHSNumber, []string{src.Prescription.ID}
+	auditEntryFrom(ctx).setSubject(f.Patient, f.PrescriptionIDs)
+	res, err := pick(src, issue, ordinal)
+	if err != nil {
+		h.rd.fail(c, errors.Join(errUnmappable, err))
+		return
+	}
+	if res == nil {
+		notFound()
+		return
+	}
+	h.answer(c, key, res, f)
+}
+
+// readPatient answers GET Patient/{nhs}: the adapter has no demographics, only the NHS number that
+// Spine's data is keyed by, so the Patient holds that identifier alone (marked SUBSETTED). It calls
+// no one, but it names a patient, so it is audited like any access to patient data.
+func (h *handlers) readPatient(c *gin.Context) {
+	nhs := c.Param("id")
+	if !tracker.ValidNHSNumber(nhs) {
+		h.rd.outcome(c, http.StatusNotFound, fhir.Issue{Severity: "error", Code: "not-found",
+			Diagnostics: "No Patient has this id: a Patient's id is a valid NHS number."})
+		return
+	}
+	auditEntryFrom(c.Request.Context()).setSubject(nhs, nil)
+	b, err := h.rd.marshal(c, mapping.Patient(nhs))
+	if err != nil {
+		h.rd.outcome(c, http.StatusInternalServerError, internalIssue)
+		return
+	}
+	h.rd.write(c, http.StatusOK, body{JSON: b})
+}
+
+// readOrganization answers GET Organization/{ods} from the organisations Spine has named in answers
+// this process has seen (prescribers and pharmacies): the adapter has no directory of its own.
+func (h *handlers) readOrganization(c *gin.Context) {
+	org, ok := h.svc.orgs.get(c.Param("id"))
+	res := mapping.Organization(org)
+	if !ok || res == nil {
+		h.rd.outcome(c, http.StatusNotFound, fhir.Issue{Severity: "error", Code: "not-found",
+			Diagnostics: "This server knows an organisation only once Spine has named it in a prescription it served, and has not seen this ODS code."})
+		return
+	}
+	b, err := h.rd.marshal(c, res)
+	if err != nil {
+		h.rd.outcome(c, http.StatusInternalServerError, internalIssue)
+		return
+	}
+	h.rd.write(c, http.StatusOK, body{JSON: b})
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"google.golang.org/protobuf/proto"
@@ -13,47 +15,102 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 )
 
-// renderer writes FHIR resources: marshalled once, into bytes, before the status line is written.
+// renderer writes FHIR resources: marshalled once, into bytes, before the status line is written,
+// and, on a patient-data route, only after the request's audit record is committed.
 type renderer struct {
 	enc    *fhir.Encoder
 	logger *slog.Logger
+	audit  Auditor
+	now    func() time.Time
+	tel    *telemetry
 }
 
-// resource writes a resource with an ETag, answering 304 when the client already has it.
-func (rd *renderer) resource(c *gin.Context, status int, res proto.Message) {
-	body, err := rd.enc.Marshal(res, false)
+// body is a marshalled answer with what the headers need to say about it.
+type body struct {
+	JSON    []byte
+	ETag    string    // computed from JSON when empty
+	Fetched time.Time // when Spine gave the oldest data in it; zero for the adapter's own answers
+	outcome string    // the OperationOutcome issue code, for the audit record
+}
+
+// resource marshals a resource and writes it with an ETag, answering 304 when the client already has it.
+func (rd *renderer) resource(c *gin.Context, status int, res proto.Message, fetched time.Time) {
+	b, err := rd.marshal(c, res)
 	if err != nil {
-		rd.logger.ErrorContext(c.Request.Context(), "marshal failed", "err", err,
-			"request_id", idsFrom(c.Request.Context()).RequestID)
 		rd.outcome(c, http.StatusInternalServerError, internalIssue)
 		return
 	}
-	rd.bytes(c, status, body)
+	rd.write(c, status, body{JSON: b, Fetched: fetched})
 }
 
-// bytes writes an already-marshalled compact FHIR JSON body, pretty-printed if the client asked.
-func (rd *renderer) bytes(c *gin.Context, status int, body []byte) {
-	if fhir.PrettyRequested(c.Query("_pretty")) {
-		if pretty, err := rd.enc.Pretty(body); err == nil {
-			body = pretty
+// marshal turns a resource into compact FHIR JSON, under its own span.
+func (rd *renderer) marshal(c *gin.Context, res proto.Message) ([]byte, error) {
+	ctx, span := rd.tel.start(c.Request.Context(), "fhir.marshal")
+	defer span.End()
+	b, err := rd.enc.Marshal(res, false)
+	if err != nil {
+		span.RecordError(err)
+		rd.logger.ErrorContext(ctx, "marshal failed", "err", err, "request_id", idsFrom(ctx).RequestID)
+	}
+	return b, err
+}
+
+// bytes writes an already-marshalled compact FHIR JSON body made by the adapter itself.
+func (rd *renderer) bytes(c *gin.Context, status int, b []byte) {
+	rd.write(c, status, body{JSON: b})
+}
+
+// write commits the audit record, then writes the answer, pretty-printed if the client asked. A
+// 200 carries an ETag and answers 304 to a client that has it already; an answer built from cached
+// Spine data says its age.
+func (rd *renderer) write(c *gin.Context, status int, b body) {
+	h := c.Writer.Header()
+	etag := ""
+	if status == http.StatusOK {
+		etag = b.ETag
+		if etag == "" {
+			etag = ETag(b.JSON)
+		}
+		if etagMatches(c.GetHeader("If-None-Match"), etag) {
+			status = http.StatusNotModified
 		}
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", fhir.ContentType)
+	ctx := c.Request.Context()
+	if err := auditEntryFrom(ctx).commit(ctx, rd.audit, status, b.outcome, rd.now); err != nil {
+		rd.logger.ErrorContext(ctx, "audit record not committed; answer withheld", "err", err,
+			"request_id", idsFrom(ctx).RequestID)
+		rd.unaudited(c, http.StatusServiceUnavailable, auditUnavailable)
+		return
+	}
 	// Patient data: never kept by shared caches; a client may keep it and revalidate with the ETag.
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusOK {
-		sum := sha256.Sum256(body)
-		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
-		h.Set("ETag", etag)
-		if etagMatches(c.GetHeader("If-None-Match"), etag) {
-			c.Status(http.StatusNotModified)
-			c.Writer.WriteHeaderNow()
-			return
+	if !b.Fetched.IsZero() {
+		if age := rd.now().Sub(b.Fetched); age >= time.Second {
+			h.Set("Age", strconv.Itoa(int(age/time.Second)))
 		}
 	}
-	c.Data(status, fhir.ContentType, body)
+	if etag != "" {
+		h.Set("ETag", etag)
+	}
+	if status == http.StatusNotModified {
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	out := b.JSON
+	if fhir.PrettyRequested(c.Query("_pretty")) {
+		if pretty, err := rd.enc.Pretty(out); err == nil {
+			out = pretty
+		}
+	}
+	c.Data(status, fhir.ContentType, out)
+}
+
+// ETag is the entity tag of a marshalled answer: a digest of its compact bytes.
+func ETag(compact []byte) string {
+	sum := sha256.Sum256(compact)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
 }
 
 func etagMatches(ifNoneMatch, etag string) bool {
@@ -73,13 +130,28 @@ var internalIssue = fhir.Issue{
 
 // outcome writes an OperationOutcome with the given status.
 func (rd *renderer) outcome(c *gin.Context, status int, issues ...fhir.Issue) {
-	body, err := rd.enc.Marshal(fhir.Outcome(issues...), false)
+	b, err := rd.enc.Marshal(fhir.Outcome(issues...), false)
 	if err != nil {
 		// An OperationOutcome the encoder cannot marshal is a bug; say so plainly rather than loop.
 		rd.logger.ErrorContext(c.Request.Context(), "marshal outcome failed", "err", err)
-		c.Data(http.StatusInternalServerError, fhir.ContentType,
-			[]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception"}]}`))
-		return
+		b = []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception"}]}`)
+		status = http.StatusInternalServerError
 	}
-	rd.bytes(c, status, body)
+	code := ""
+	if len(issues) > 0 {
+		code = issues[0].Code
+	}
+	rd.write(c, status, body{JSON: b, outcome: code})
+}
+
+// unaudited writes an OperationOutcome without touching the audit trail: for when the trail itself
+// has failed. It carries no patient data.
+func (rd *renderer) unaudited(c *gin.Context, status int, issue fhir.Issue) {
+	b, err := rd.enc.Marshal(fhir.Outcome(issue), false)
+	if err != nil {
+		b = []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception"}]}`)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Retry-After", "5")
+	c.Data(status, fhir.ContentType, b)
 }

@@ -1,7 +1,10 @@
 // Package routes is the adapter's HTTP surface: the FHIR R4 endpoints, on Gin, over a Spine tracker.
 //
-// Every route is listed in New. Handlers are thin: they parse the request, ask the tracker, hand the
-// answer to package mapping and render it through package fhir.
+// Every route is listed in New. Handlers are thin: they parse the request, hand it to the service
+// (service.go), which asks the tracker and package mapping, and render the answer through package
+// fhir. Every route that touches patient data authenticates the caller (auth), checks its role and
+// scopes, and writes an audit record that is committed before a byte of the answer leaves
+// (audit.go): a hit in the answer cache, a 304 and a refusal alike.
 package routes
 
 import (
@@ -12,7 +15,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
+	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
@@ -24,25 +33,72 @@ type Tracker interface {
 	ItemDetails(ctx context.Context, who tracker.Caller, q tracker.DetailQuery) (*tracker.PrescriptionDetail, error)
 }
 
-// Config is what the routes are told at start-up.
-type Config struct {
-	BaseURL       string // the public FHIR base, e.g. http://127.0.0.1:8080/FHIR/R4
-	Detailed      bool   // call the 111 item details for medication
-	UserID        string // Spine-UserId until end users' identities come from tokens
-	RoleProfileID string // Spine-RoleProfileId, likewise
-	FanOut        int    // concurrent retrieves a patient search may make for its includes; default 4
-	PageKey       []byte // signs paging tokens; random when empty (tokens then die with the process)
-	MaxURLBytes   int    // longer request URIs get a 414; default 4096
-	// RequestTimeout bounds the whole of a request's work with Spine (a read is two calls, a fan-out
-	// several rounds); default 25s. The server's WriteTimeout must be longer.
-	RequestTimeout  time.Duration
-	SoftwareVersion string
-	Now             func() time.Time
-	Ready           func(context.Context) error // readiness check; nil means ready
+// Authenticator verifies bearer tokens and applies role-based access control.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (auth.Identity, error)
+	Authorize(id auth.Identity, resourceType, interaction string) error
+	SMARTConfiguration() map[string]any
 }
 
-// New returns the adapter's HTTP handler.
-func New(cfg Config, t Tracker, enc *fhir.Encoder, logger *slog.Logger) http.Handler {
+// Auditor commits one audit record durably; an error means the answer must not be sent.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
+// AuditTrail is what the AuditEvent search needs of the audit store.
+type AuditTrail interface {
+	Search(ctx context.Context, q audit.Query) ([]audit.Record, int, error)
+}
+
+// Answers keeps whole marshalled answers for a short while (cache.Answers).
+type Answers interface {
+	Get(key string) (cache.Answer, bool)
+	Put(key string, a cache.Answer)
+}
+
+// Config is what the routes are told at start-up.
+type Config struct {
+	BaseURL string // the public FHIR base, e.g. http://127.0.0.1:8080/FHIR/R4
+	// Detailed turns on Spine's 111 detail calls for medication; with DetailedNeedsSmartcard (a real
+	// Spine) only for users whose token shows smartcard authentication, as Spine requires.
+	Detailed               bool
+	DetailedNeedsSmartcard bool
+	FanOut                 int           // concurrent retrieves a patient search may make for its includes; default 4
+	PageKeys               [][]byte      // sign paging tokens, the first signing; random when empty (tokens then die with the process)
+	PageTTL                time.Duration // how long a paging link lives; default 1h
+	MaxURLBytes            int           // longer request URIs get a 414; default 4096
+	// RequestTimeout bounds the whole of a request's work with Spine (a read is two calls, a fan-out
+	// several rounds); default 25s. The server's WriteTimeout must be longer.
+	RequestTimeout time.Duration
+	// ShareAnswersAcrossUsers lets one user's cached answer serve another (EPS_CACHE_SHARE_ACROSS_USERS).
+	ShareAnswersAcrossUsers bool
+	CORSOrigins             []string // EPS_CORS_ORIGINS: browser origins allowed to call the API
+	RateLimit               Rate     // per authenticated client (EPS_RATE_LIMIT); zero is off
+	UnauthenticatedLimit    Rate     // per client address, for requests without a valid token
+	SecurityDescription     string   // the CapabilityStatement's rest.security text
+	SoftwareVersion         string
+	Now                     func() time.Time
+	Ready                   func(context.Context) error // readiness check; nil means ready
+}
+
+// Deps are the adapter's collaborators, made in main.
+type Deps struct {
+	Tracker    Tracker
+	Encoder    *fhir.Encoder
+	Auth       Authenticator
+	Audit      Auditor
+	Trail      AuditTrail // nil: no AuditEvent search
+	Answers    Answers    // nil: no answer cache
+	Orgs       *Organizations
+	Logger     *slog.Logger
+	Tracing    trace.TracerProvider // nil: no spans
+	Meters     metric.MeterProvider // nil: no metrics
+	Propagator propagation.TextMapPropagator
+}
+
+// New returns the adapter's HTTP handler. An error means a fixed resource (the CapabilityStatement,
+// a SearchParameter) cannot be served: start-up stops rather than every request failing.
+func New(cfg Config, d Deps) (http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -55,36 +111,67 @@ func New(cfg Config, t Tracker, enc *fhir.Encoder, logger *slog.Logger) http.Han
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 25 * time.Second
 	}
-	if len(cfg.PageKey) == 0 {
-		cfg.PageKey = make([]byte, 32)
-		_, _ = rand.Read(cfg.PageKey) // crypto/rand.Read never fails on supported platforms
+	if cfg.PageTTL <= 0 {
+		cfg.PageTTL = time.Hour
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	if len(cfg.PageKeys) == 0 {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms
+		cfg.PageKeys = [][]byte{key}
 	}
-	rend := &renderer{enc: enc, logger: logger}
-	srch := &searcher{cfg: cfg, tracker: t, pager: newPager(cfg.PageKey), logger: logger}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Orgs == nil {
+		d.Orgs = NewOrganizations(0, 0)
+	}
+	tel := newTelemetry(d)
+	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, now: cfg.Now, tel: tel}
+	svc := &service{cfg: cfg, tracker: d.Tracker, orgs: d.Orgs, logger: d.Logger, tel: tel}
+	h := &handlers{cfg: cfg, svc: svc, rd: rend, pager: newPager(cfg.PageKeys, cfg.PageTTL),
+		answers: d.Answers, trail: d.Trail}
+	guard := newGuard(cfg, d.Auth, rend)
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
+	r.Use(tel.serverSpans()...)
 	r.Use(
 		withRequestIDs(),
-		logRequests(logger),
+		logRequests(d.Logger),
 		recoverPanics(rend),
+		cors(cfg.CORSOrigins),
 		limitURL(rend, cfg.MaxURLBytes),
 	)
 
 	r.GET("/healthz", handleHealth())
-	r.GET("/readyz", handleReady(cfg.Ready, logger))
+	r.GET("/readyz", handleReady(cfg.Ready, d.Logger))
 
+	metadata, err := handleMetadata(cfg, rend)
+	if err != nil {
+		return nil, err
+	}
+	searchParameter, err := handleSearchParameter(cfg, rend)
+	if err != nil {
+		return nil, err
+	}
 	base := r.Group("/FHIR/R4", negotiate(rend))
-	base.GET("/metadata", handleMetadata(cfg, rend))
-	base.GET("/MedicationRequest", handleSearch(srch, rend))
-	base.GET("/MedicationRequest/:id", handleRead(srch, rend))
-	base.GET("/SearchParameter/:id", handleSearchParameter(cfg, rend))
+	base.GET("/metadata", metadata)
+	base.GET("/.well-known/smart-configuration", handleSMARTConfiguration(d.Auth))
+	base.GET("/SearchParameter/:id", searchParameter)
+
+	// Patient data: each route authenticates, authorises, and is audited.
+	base.GET("/MedicationRequest", guard.patientData("MedicationRequest", "search", h.searchMedicationRequests)...)
+	base.GET("/MedicationRequest/:id", guard.patientData("MedicationRequest", "read", h.readMedicationRequest)...)
+	base.GET("/MedicationDispense/:id", guard.patientData("MedicationDispense", "read", h.readMedicationDispense)...)
+	base.GET("/Patient/:id", guard.patientData("Patient", "read", h.readPatient)...)
+	// Organisations are not patient data: authenticated and authorised, not audited.
+	base.GET("/Organization/:id", guard.authenticated("Organization", "read", h.readOrganization)...)
+	if d.Trail != nil {
+		base.GET("/AuditEvent", guard.patientData("AuditEvent", "search", h.searchAuditEvents)...)
+	}
 
 	r.NoRoute(handleNoRoute(rend))
 	r.NoMethod(handleNoMethod(rend))
-	return r
+	return r, nil
 }

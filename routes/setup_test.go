@@ -2,12 +2,15 @@ package routes_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,8 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/routes"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
@@ -32,15 +37,39 @@ type adapter struct {
 	Spine   *sandbox.Server
 	Client  *tracker.Client // the real client, talking to Spine
 	Handler http.Handler
+	Issuer  *auth.Issuer // the sandbox issuer the adapter trusts
+	Audit   *audit.Store // the adapter's audit trail (SQLite in the test's folder)
+	Token   string       // the sandbox prescriber's access token, sent by get unless told otherwise
+}
+
+// tokenFor mints an access token for a sandbox user.
+func (a *adapter) tokenFor(t testing.TB, userID string, scopes ...string) string {
+	t.Helper()
+	tok, err := a.Issuer.Mint(userID, "", scopes, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// auditRecords returns every access record, oldest first.
+func (a *adapter) auditRecords(t testing.TB) []audit.Record {
+	t.Helper()
+	recs, _, err := a.Audit.Search(context.Background(), audit.Query{Count: audit.MaxCount, Since: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(recs)
+	return recs
 }
 
 type setup struct {
 	detailed bool
 	strict   bool           // the sandbox requires user and role
-	noUser   bool           // the adapter sends no user or role
 	timeout  time.Duration  // the Spine client's deadline per call
 	budget   time.Duration  // the routes' RequestTimeout
 	tracker  routes.Tracker // replaces the real client, for failures the sandbox cannot make
+	answers  routes.Answers // the answer cache; nil for none
 }
 
 // start runs the real sandbox over mutual TLS, the real tracker client and the real router.
@@ -77,19 +106,50 @@ func start(t testing.TB, s setup) *adapter {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
+	base := srv.URL + "/FHIR/R4"
 	cfg := routes.Config{
-		BaseURL:        srv.URL + "/FHIR/R4",
+		BaseURL:        base,
 		Detailed:       s.detailed,
 		Now:            func() time.Time { return now },
 		RequestTimeout: s.budget,
 	}
-	if !s.noUser {
-		cfg.UserID, cfg.RoleProfileID = "313175813564", "562926913100"
+	dir := t.TempDir()
+	issuer, err := auth.OpenIssuer(dir, srv.URL+"/oauth2", base)
+	if err != nil {
+		t.Fatal(err)
 	}
-	h := routes.New(cfg, tr, enc, nil)
+	verifier, err := auth.NewVerifier(context.Background(), issuer.Config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.ParseKeys("test:" + base64.StdEncoding.EncodeToString([]byte("a test key of thirty-two bytes!!")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.Open(context.Background(), audit.Config{DSN: filepath.Join(dir, "audit.db"), Keys: keys, Instance: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = trail.Close() })
+	h, err := routes.New(cfg, routes.Deps{Tracker: tr, Encoder: enc, Auth: verifier, Audit: trail, Trail: trail,
+		Answers: s.answers})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv.Config.Handler = h
-	return &adapter{URL: srv.URL + "/FHIR/R4", Spine: spine, Client: client, Handler: h}
+	a := &adapter{URL: base, Spine: spine, Client: client, Handler: h, Issuer: issuer, Audit: trail}
+	a.Token = a.tokenFor(t, prescriber)
+	return a
 }
+
+// The sandbox issuer's users (docs/sandbox-users.md).
+const (
+	prescriber    = "555555555555"
+	pharmacist    = "555555555556"
+	administrator = "555555555557"
+	auditor       = "555555555558"
+	patientApp    = "555555555559"
+)
 
 type answer struct {
 	Status int
@@ -109,8 +169,12 @@ func (a *adapter) get(t testing.TB, path string, headers ...string) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+a.Token)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+		if headers[i] == "Authorization" && headers[i+1] == "" {
+			req.Header.Del("Authorization")
+		}
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,0 +1,107 @@
+package routes
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
+)
+
+// auditEntry is the audit record of one request to a patient-data route, filled in as the request
+// learns who asked, about which patient, and what was answered. The renderer commits it before the
+// first byte of the answer is written, whatever the answer: data, a 304, a refusal or an error. The
+// patient may be known only after parsing, opening a paging token, or Spine's answer (reads and
+// group-identifier searches), so the record is written after mapping, not in a middleware.
+type auditEntry struct {
+	mu      sync.Mutex
+	event   audit.Event
+	done    bool // recorded, or deliberately not (a throttled request that attempted nothing)
+	skipped bool
+}
+
+type auditKey struct{}
+
+func newAuditEntry(c *gin.Context, resourceType, interaction string) *auditEntry {
+	ids := idsFrom(c.Request.Context())
+	return &auditEntry{event: audit.Event{
+		RequestID:    ids.RequestID,
+		TraceID:      ids.TraceID,
+		ClientAddr:   clientAddress(c),
+		Interaction:  interaction,
+		ResourceType: resourceType,
+		Query:        c.Request.URL.RequestURI(),
+	}}
+}
+
+func withAuditEntry(ctx context.Context, e *auditEntry) context.Context {
+	return context.WithValue(ctx, auditKey{}, e)
+}
+
+// auditEntryFrom returns the request's audit entry, or nil on a route that keeps none. Every method
+// of *auditEntry accepts a nil receiver.
+func auditEntryFrom(ctx context.Context) *auditEntry {
+	e, _ := ctx.Value(auditKey{}).(*auditEntry)
+	return e
+}
+
+func (e *auditEntry) setIdentity(id auth.Identity) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.event.UserID, e.event.RoleProfileID = id.UserID, id.RoleProfileID
+	e.event.OrgCode, e.event.ClientID = id.OrgCode, id.ClientID
+}
+
+// setSubject records which patient and prescriptions the answer is about.
+func (e *auditEntry) setSubject(nhsNumber string, prescriptionIDs []string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if nhsNumber != "" {
+		e.event.PatientNHS = nhsNumber
+	}
+	if prescriptionIDs != nil {
+		e.event.PrescriptionIDs = prescriptionIDs
+	}
+}
+
+// skip marks a request that is refused before it attempted anything (a throttled tokenless flood).
+func (e *auditEntry) skip() {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.done, e.skipped = true, true
+}
+
+// commit writes the record once, with the answer's status and OperationOutcome code. An error means
+// the record is not durable and the answer must not be sent.
+func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome string, now func() time.Time) error {
+	if e == nil || a == nil {
+		return nil
+	}
+	e.mu.Lock()
+	if e.done {
+		e.mu.Unlock()
+		return nil
+	}
+	e.done = true
+	ev := e.event
+	e.mu.Unlock()
+	ev.Time, ev.Status, ev.Outcome = now(), status, outcome
+	return a.Record(ctx, ev)
+}
+
+// auditUnavailable is what a client gets when its audit record cannot be committed: no data.
+var auditUnavailable = fhir.Issue{Severity: "fatal", Code: "transient",
+	Diagnostics: "The access could not be recorded in the audit trail, so no data is sent. Try again shortly."}

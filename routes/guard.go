@@ -1,0 +1,117 @@
+package routes
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
+)
+
+// guard is what stands in front of every route that serves patient data: the per-address limit on
+// unauthenticated requests, the audit entry, authentication, role and scope checks, and the
+// per-client rate limit, in that order.
+type guard struct {
+	auth        Authenticator
+	rd          *renderer
+	unauthLimit *limiter
+	clientLimit *limiter
+}
+
+func newGuard(cfg Config, a Authenticator, rd *renderer) *guard {
+	return &guard{
+		auth:        a,
+		rd:          rd,
+		unauthLimit: newLimiter(cfg.UnauthenticatedLimit),
+		clientLimit: newLimiter(cfg.RateLimit),
+	}
+}
+
+// patientData guards a route whose answers hold patient data: every attempt is audited.
+func (g *guard) patientData(resourceType, interaction string, h gin.HandlerFunc) []gin.HandlerFunc {
+	return []gin.HandlerFunc{g.audited(resourceType, interaction), g.authenticate(resourceType, interaction), h}
+}
+
+// authenticated guards a route that needs an authorised user but serves no patient data.
+func (g *guard) authenticated(resourceType, interaction string, h gin.HandlerFunc) []gin.HandlerFunc {
+	return []gin.HandlerFunc{g.authenticate(resourceType, interaction), h}
+}
+
+// audited opens the request's audit entry; the renderer commits it before the answer is written.
+func (g *guard) audited(resourceType, interaction string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request = c.Request.WithContext(withAuditEntry(c.Request.Context(), newAuditEntry(c, resourceType, interaction)))
+		c.Next()
+	}
+}
+
+func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		id, err := g.auth.Authenticate(ctx, c.GetHeader("Authorization"))
+		if err == nil {
+			err = g.auth.Authorize(id, resourceType, interaction)
+		}
+		if err != nil {
+			var ae *auth.Error
+			if !errors.As(err, &ae) {
+				ae = &auth.Error{Status: http.StatusUnauthorized, BearerCode: "invalid_token", IssueCode: "login",
+					Description: "The bearer token could not be verified."}
+			}
+			// A failed authentication costs an audit write: bound them per client address, so that
+			// a flood without tokens cannot become a flood of audit records.
+			if ae.Status == http.StatusUnauthorized && !g.unauthLimit.allow(clientAddress(c)) {
+				auditEntryFrom(ctx).skip() // refused before anything was attempted
+				g.rd.throttled(c, g.unauthLimit.retryAfter())
+				c.Abort()
+				return
+			}
+			if id.UserID != "" {
+				auditEntryFrom(ctx).setIdentity(id)
+			}
+			if h := ae.WWWAuthenticate(); h != "" {
+				c.Header("WWW-Authenticate", h)
+			}
+			g.rd.outcome(c, ae.Status, fhir.Issue{Severity: "error", Code: ae.IssueCode, Diagnostics: ae.Description})
+			c.Abort()
+			return
+		}
+		auditEntryFrom(ctx).setIdentity(id)
+		if !g.clientLimit.allow(clientKey(id)) {
+			g.rd.throttled(c, g.clientLimit.retryAfter())
+			c.Abort()
+			return
+		}
+		c.Request = c.Request.WithContext(auth.With(ctx, id))
+		c.Next()
+	}
+}
+
+// clientKey is what the per-client rate limit counts by: the OAuth client, else the user.
+func clientKey(id auth.Identity) string {
+	if id.ClientID != "" {
+		return "client:" + id.ClientID
+	}
+	return "user:" + id.UserID
+}
+
+// clientAddress is the peer's IP address. X-Forwarded-For is not trusted: behind a proxy, configure
+// the limit at the proxy.
+func clientAddress(c *gin.Context) string {
+	host := c.Request.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// throttled writes a 429 with Retry-After.
+func (rd *renderer) throttled(c *gin.Context, retryAfter int) {
+	c.Header("Retry-After", strconv.Itoa(retryAfter))
+	rd.outcome(c, http.StatusTooManyRequests, fhir.Issue{Severity: "error", Code: "throttled",
+		Diagnostics: "Too many requests from this client: wait for the time Retry-After gives, then try again."})
+}

@@ -1,0 +1,81 @@
+package routes
+
+import (
+	"strings"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/nhs-eps/eps-fhir-tracker/mapping"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+)
+
+// Organizations remembers the organisations (prescribers, nominated and dispensing pharmacies) that
+// Spine named in the answers this process has served, so that every Organization reference the
+// adapter emits resolves. Organisations are not patient data: one store serves every user, for
+// hours, bounded in entries.
+type Organizations struct {
+	orgs *gocache.Cache
+	max  int
+}
+
+// NewOrganizations keeps at most max organisations (default 50,000) for ttl each (default 12h).
+func NewOrganizations(max int, ttl time.Duration) *Organizations {
+	if max <= 0 {
+		max = 50_000
+	}
+	if ttl <= 0 {
+		ttl = 12 * time.Hour
+	}
+	return &Organizations{orgs: gocache.New(ttl, ttl/4), max: max}
+}
+
+// remember keeps the organisations src names. The richest description of an organisation wins: the
+// 111 details add address and phone to the retrieve's code and name.
+func (o *Organizations) remember(src mapping.Source) {
+	add := func(org tracker.Organisation) {
+		if mapping.Organization(org) == nil {
+			return
+		}
+		key := strings.ToUpper(org.ODS)
+		if have, ok := o.get(key); ok {
+			org = richer(have, org)
+		} else if o.orgs.ItemCount() >= o.max {
+			return
+		}
+		o.orgs.SetDefault(key, org)
+	}
+	add(mapping.Prescriber(src))
+	if p := src.Prescription; p != nil {
+		add(p.NominatedDispenser)
+		for _, is := range p.Issues {
+			add(is.Dispenser)
+		}
+	}
+	if d := src.Detail; d != nil {
+		add(d.NominatedPharmacy)
+		add(d.DispensingPharmacy)
+	}
+}
+
+func (o *Organizations) get(ods string) (tracker.Organisation, bool) {
+	v, ok := o.orgs.Get(strings.ToUpper(ods))
+	if !ok {
+		return tracker.Organisation{}, false
+	}
+	return v.(tracker.Organisation), true
+}
+
+// richer fills what a lacks from b.
+func richer(a, b tracker.Organisation) tracker.Organisation {
+	if a.Name == "" || strings.EqualFold(a.Name, "Not Found") {
+		a.Name = b.Name
+	}
+	if a.Address == "" {
+		a.Address = b.Address
+	}
+	if a.Phone == "" {
+		a.Phone = b.Phone
+	}
+	return a
+}

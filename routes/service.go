@@ -1,0 +1,338 @@
+package routes
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	oopb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/operation_outcome_go_proto"
+
+	"github.com/nhs-eps/eps-fhir-tracker/mapping"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+)
+
+// service answers searches and reads from the tracker: one Spine call, the exact filters, the page,
+// the fan-out its includes need. Handlers parse, call it, and render what it returns; it knows nothing
+// of HTTP.
+type service struct {
+	cfg     Config
+	tracker Tracker
+	orgs    *Organizations
+	logger  *slog.Logger
+	tel     *telemetry
+}
+
+// asker is who a request asks Spine for, and how.
+type asker struct {
+	Caller   tracker.Caller
+	Detailed bool // use the 111 detail calls (medication)
+}
+
+// found is an answer with what the audit record and the headers need to know of it.
+type found struct {
+	Patient         string    // the NHS number the answer is about ("" when none)
+	PrescriptionIDs []string  // the prescriptions it shows, each once
+	Fetched         time.Time // when Spine gave the oldest data in it
+}
+
+// seen notes one more Spine answer: the oldest data is what the answer's age is.
+func (f *found) seen(fetched time.Time) {
+	if !fetched.IsZero() && (f.Fetched.IsZero() || fetched.Before(f.Fetched)) {
+		f.Fetched = fetched
+	}
+}
+
+func (f *found) prescription(id string) {
+	for _, have := range f.PrescriptionIDs {
+		if have == id {
+			return
+		}
+	}
+	f.PrescriptionIDs = append(f.PrescriptionIDs, id)
+}
+
+// searchPage is one page of a search to answer.
+type searchPage struct {
+	Search *mapping.Search
+	Offset int
+	// Token makes the _page token for a page of this search.
+	Token func(self url.Values, offset int) string
+}
+
+// search runs one page of a search.
+func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb.Bundle, found, error) {
+	srch, offset := req.Search, req.Offset
+	f := found{Patient: srch.NHSNumber}
+	var (
+		srcs      []mapping.Source
+		notes     []*oopb.OperationOutcome
+		explained bool // a note already says why nothing matched
+	)
+	if srch.PrescriptionID != "" {
+		src, err := s.full(ctx, who, srch.RetrieveQuery(), &f)
+		switch {
+		case err == nil && !srch.MatchesPatient(src.Prescription.PatientNHSNumber):
+			// Said as for an unknown prescription: whose prescription it is stays unsaid.
+			notes, explained = append(notes, information(notFoundText(tracker.ErrNotFound))), true
+		case isNotFound(err):
+			notes, explained = append(notes, information(notFoundText(err))), true
+		case err != nil:
+			return nil, f, err
+		default:
+			f.Patient = src.Prescription.PatientNHSNumber
+			srcs = append(srcs, src)
+			if src.DetailFailed {
+				notes = append(notes, warning(detailsUnavailable))
+			}
+		}
+	} else {
+		q := srch.TrackerQuery()
+		res, err := s.tracker.Search(ctx, who.Caller, q)
+		switch {
+		case isNotFound(err):
+			notes, explained = append(notes, information(notFoundText(err))), true
+		case err != nil:
+			return nil, f, err
+		default:
+			f.seen(res.Fetched)
+			for i := range res.Prescriptions {
+				srcs = append(srcs, mapping.Source{Prescription: &res.Prescriptions[i]})
+			}
+		}
+		if srch.DefaultWindow {
+			notes = append(notes, information(fmt.Sprintf(
+				"No authoredon was given, so Spine's default window of the last 28 days was applied: authored from %s to %s inclusive (see the self link).",
+				day(q.EarliestDate), day(q.LatestDate))))
+		} else if srch.DefaultedBound {
+			notes = append(notes, information(fmt.Sprintf(
+				"Only one authoredon bound was given and Spine needs both, so the adapter supplied the other (28 days from the given one, or today): Spine was asked for %s to %s inclusive (see the self link).",
+				day(q.EarliestDate), day(q.LatestDate))))
+		}
+	}
+
+	_, span := s.tel.start(ctx, "mapping.collect")
+	matches, err := mapping.Collect(srcs, srch)
+	span.End()
+	if err != nil {
+		return nil, f, fmt.Errorf("%w: %w", errUnmappable, err)
+	}
+	total := len(matches)
+	if total == 0 && !explained {
+		if len(srcs) == 0 {
+			notes = append(notes, information(notFoundText(tracker.ErrNotFound)))
+		} else {
+			notes = append(notes, information("Spine found prescriptions, but none matched the search's exact authoredon and status filters."))
+		}
+	}
+
+	var page []mapping.Match
+	if !srch.SummaryCount && srch.Count > 0 {
+		if offset >= total && offset > 0 {
+			notes = append(notes, information("This page starts after the last match: the result has changed since the first page. Repeat the search."))
+		} else {
+			page = matches[offset:min(offset+srch.Count, total)]
+		}
+	}
+	if srch.PrescriptionID == "" && len(page) > 0 && (srch.IncludeRequester || srch.RevIncludeDispense) {
+		var note *oopb.OperationOutcome
+		page, note = s.fanOut(ctx, who, srch, page, &f)
+		notes = appendNote(notes, note)
+	}
+	for _, m := range page {
+		f.prescription(m.PrescriptionID)
+	}
+
+	self := srch.SelfQuery()
+	p := mapping.Page{
+		BaseURL:            s.cfg.BaseURL,
+		Total:              total,
+		Matches:            page,
+		Self:               s.cfg.BaseURL + "/MedicationRequest?" + self.Encode(),
+		IncludePatient:     srch.IncludePatient,
+		IncludeRequester:   srch.IncludeRequester,
+		RevIncludeDispense: srch.RevIncludeDispense,
+		Outcomes:           notes,
+	}
+	pageURL := func(offset int) string {
+		if offset == 0 {
+			return s.cfg.BaseURL + "/MedicationRequest?" + self.Encode()
+		}
+		return s.cfg.BaseURL + "/MedicationRequest?_page=" + req.Token(self, offset)
+	}
+	if offset > 0 {
+		// Still readable, and still naming exactly this page.
+		p.Self += "&_page=" + req.Token(self, offset)
+	}
+	if !srch.SummaryCount && srch.Count > 0 {
+		if offset+srch.Count < total {
+			p.Next = pageURL(offset + srch.Count)
+		}
+		if offset > 0 {
+			prev := max(0, offset-srch.Count)
+			if prev >= total { // past the end: back to the last page there is
+				prev = max(0, total-1) / srch.Count * srch.Count
+			}
+			p.Previous = pageURL(prev)
+		}
+	}
+	_, span = s.tel.start(ctx, "mapping.bundle")
+	b, err := mapping.SearchBundle(p)
+	span.End()
+	return b, f, err
+}
+
+func day(t time.Time) string { return t.Format("2006-01-02") }
+
+// detailsUnavailable is what a client is told when Spine's item details could not be read.
+const detailsUnavailable = "Spine's item details could not be read for some prescriptions, so their medication is shown as absent because of an error (data-absent-reason \"error\")."
+
+// full retrieves one prescription in its full form, with the 111 details when the asker may have
+// them. A failed details call is not a failed answer: the medication is then absent because of an
+// error (src.DetailFailed), and the failure is logged here, where it is handled.
+func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, f *found) (mapping.Source, error) {
+	p, err := s.tracker.Retrieve(ctx, who.Caller, q)
+	if err != nil {
+		return mapping.Source{}, err
+	}
+	f.seen(p.Fetched)
+	src := mapping.Source{Prescription: p, Full: true, IssueNumber: q.IssueNumber}
+	s.orgs.remember(src)
+	if !who.Detailed {
+		return src, nil
+	}
+	issue := q.IssueNumber
+	if is := p.CurrentIssue(); issue == 0 && is != nil {
+		issue = is.Number
+	}
+	d, err := s.tracker.ItemDetails(ctx, who.Caller, tracker.DetailQuery{PrescriptionID: p.ID, IssueNumber: issue})
+	if err != nil {
+		ids := idsFrom(ctx)
+		s.logger.WarnContext(ctx, "item details unavailable; medication shown as absent", "err", err,
+			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
+		src.DetailFailed = true
+		return src, nil
+	}
+	f.seen(d.Fetched)
+	src.Detail = d
+	s.orgs.remember(src)
+	return src, nil
+}
+
+// fanOut replaces the summary-form matches of a page with their full form, one retrieve per
+// prescription with bounded concurrency, within the request's deadline. A prescription whose retrieve
+// fails, or is not reached in time, stays in summary form and the answer carries a warning: a partial
+// result, never a failed search.
+func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, page []mapping.Match, f *found) ([]mapping.Match, *oopb.OperationOutcome) {
+	type key struct {
+		id             string
+		issue, ordinal int
+	}
+	var queries []tracker.RetrieveQuery
+	seen := make(map[tracker.RetrieveQuery]bool)
+	for _, m := range page {
+		q := tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}
+		if !seen[q] {
+			seen[q] = true
+			queries = append(queries, q)
+		}
+	}
+
+	var (
+		mu           sync.Mutex
+		wg           sync.WaitGroup
+		full         = make(map[key]mapping.Match)
+		failed       int
+		detailFailed int
+		sem          = make(chan struct{}, s.cfg.FanOut)
+	)
+	logFailure := func(err any) {
+		ids := idsFrom(ctx)
+		s.logger.WarnContext(ctx, "fan-out retrieve failed; entry left in summary form", "err", err,
+			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
+	}
+	notAsked := 0 // no time left to ask: these stay in summary form
+	for _, q := range queries {
+		if ctx.Err() != nil {
+			notAsked++
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			notAsked++
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				// This goroutine is outside the handler's panic recovery.
+				if v := recover(); v != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					logFailure(fmt.Sprint("panic: ", v))
+				}
+			}()
+			var mine found
+			src, err := s.full(ctx, who, q, &mine)
+			var ms []mapping.Match
+			if err == nil {
+				ms, err = mapping.Expand(src)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			f.seen(mine.Fetched)
+			if err != nil {
+				failed++
+				logFailure(err)
+				return
+			}
+			if src.DetailFailed {
+				detailFailed++
+			}
+			for _, m := range ms {
+				full[key{m.PrescriptionID, m.Issue, m.Ordinal}] = m
+			}
+		}()
+	}
+	wg.Wait()
+	failed += notAsked
+
+	out := make([]mapping.Match, len(page))
+	changed := 0
+	for i, m := range page {
+		out[i] = m
+		fm, ok := full[key{m.PrescriptionID, m.Issue, m.Ordinal}]
+		if !ok {
+			continue
+		}
+		if !srch.MatchesAuthored(fm.AuthoredOn) || !srch.MatchesStatus(mapping.RequestStatus(fm.Request)) {
+			// The full form no longer fits the search (Spine's data moved on): the summary form
+			// that matched stays.
+			changed++
+			continue
+		}
+		fm.AuthoredOn = m.AuthoredOn // keep the search's order
+		out[i] = fm
+	}
+	var says []string
+	if failed > 0 {
+		says = append(says, fmt.Sprintf("%d of %d prescriptions could not be retrieved from Spine in time, so their entries are in summary form and the included resources are incomplete.", failed, len(queries)))
+	}
+	if changed > 0 {
+		says = append(says, fmt.Sprintf("%d entries no longer matched the search in their full form, so they are shown in summary form and their includes are missing.", changed))
+	}
+	if detailFailed > 0 {
+		says = append(says, detailsUnavailable)
+	}
+	if len(says) == 0 {
+		return out, nil
+	}
+	return out, warning("Partial result: " + strings.Join(says, " "))
+}
