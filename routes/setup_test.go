@@ -70,6 +70,8 @@ type setup struct {
 	budget   time.Duration  // the routes' RequestTimeout
 	tracker  routes.Tracker // replaces the real client, for failures the sandbox cannot make
 	answers  routes.Answers // the answer cache; nil for none
+	// configure changes the routes' configuration before the router is built.
+	configure func(*routes.Config)
 }
 
 // start runs the real sandbox over mutual TLS, the real tracker client and the real router.
@@ -112,6 +114,9 @@ func start(t testing.TB, s setup) *adapter {
 		Detailed:       s.detailed,
 		Now:            func() time.Time { return now },
 		RequestTimeout: s.budget,
+	}
+	if s.configure != nil {
+		s.configure(&cfg)
 	}
 	dir := t.TempDir()
 	issuer, err := auth.OpenIssuer(dir, srv.URL+"/oauth2", base)

@@ -1,0 +1,182 @@
+package routes_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
+)
+
+// lastRecord is the newest audit record.
+func (a *adapter) lastRecord(t *testing.T) audit.Record {
+	t.Helper()
+	recs := a.auditRecords(t)
+	if len(recs) == 0 {
+		t.Fatal("no audit record")
+	}
+	return recs[len(recs)-1]
+}
+
+func TestEveryAttemptAtPatientDataIsAudited(t *testing.T) {
+	a := start(t, setup{})
+	nhs := sandbox.PatientAcuteAndRepeat
+
+	t.Run("an answered search records who, what, the patient and the prescriptions shown", func(t *testing.T) {
+		got := a.get(t, search(nhs), "X-Request-ID", "audit-test-1")
+		if got.Status != http.StatusOK {
+			t.Fatalf("status %d", got.Status)
+		}
+		r := a.lastRecord(t)
+		if r.UserID != prescriber || r.RoleProfileID != "666666666666" || r.OrgCode != "A83008" || r.ClientID == "" {
+			t.Errorf("who: %+v", r.Event)
+		}
+		if r.Interaction != "search" || r.ResourceType != "MedicationRequest" || r.PatientNHS != nhs || r.Status != 200 || r.Outcome != "" {
+			t.Errorf("what: %+v", r.Event)
+		}
+		if r.RequestID != "audit-test-1" || !strings.Contains(r.Query, "patient:identifier=") || r.ClientAddr != "127.0.0.1" {
+			t.Errorf("request: id %q query %q addr %q", r.RequestID, r.Query, r.ClientAddr)
+		}
+		var shown []string
+		for _, e := range entries(got.JSON, "match") {
+			gi := resource(e)["groupIdentifier"].(map[string]any)["value"].(string)
+			if !slices.Contains(shown, gi) {
+				shown = append(shown, gi)
+			}
+		}
+		slices.Sort(shown)
+		ids := slices.Clone(r.PrescriptionIDs)
+		slices.Sort(ids)
+		if len(shown) == 0 || !slices.Equal(shown, ids) {
+			t.Errorf("prescriptions recorded %v, shown %v", ids, shown)
+		}
+	})
+	t.Run("a 304 is audited", func(t *testing.T) {
+		first := a.get(t, search(nhs))
+		got := a.get(t, search(nhs), "If-None-Match", first.Header.Get("ETag"))
+		if got.Status != http.StatusNotModified {
+			t.Fatalf("status %d, want 304", got.Status)
+		}
+		if r := a.lastRecord(t); r.Status != 304 || r.PatientNHS != nhs {
+			t.Errorf("record %+v", r.Event)
+		}
+	})
+	t.Run("a refusal is audited", func(t *testing.T) {
+		a.get(t, search(nhs), "Authorization", "")
+		if r := a.lastRecord(t); r.Status != 401 || r.Outcome != "login" && r.Outcome != "security" || r.UserID != "" {
+			t.Errorf("401 record %+v", r.Event)
+		}
+		a.get(t, search(nhs), "Authorization", "Bearer "+a.tokenFor(t, administrator))
+		if r := a.lastRecord(t); r.Status != 403 || r.Outcome != "forbidden" || r.UserID != administrator {
+			t.Errorf("403 record %+v", r.Event)
+		}
+	})
+	t.Run("a read learns the patient from Spine", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest/48A894-C86002-00009E-1-1")
+		if got.Status != http.StatusOK {
+			t.Fatalf("status %d", got.Status)
+		}
+		r := a.lastRecord(t)
+		if r.Interaction != "read" || r.PatientNHS != sandbox.PatientRepeatPrescribing || !slices.Equal(r.PrescriptionIDs, []string{"48A894-C86002-00009E"}) {
+			t.Errorf("read record %+v", r.Event)
+		}
+	})
+	t.Run("a group-identifier search learns the patient from Spine", func(t *testing.T) {
+		a.get(t, "/MedicationRequest?group-identifier=A3B4D9-Z42475-11E6B%2B")
+		if r := a.lastRecord(t); r.PatientNHS == "" || r.Status != 200 {
+			t.Errorf("record %+v", r.Event)
+		}
+	})
+	t.Run("a Patient read is audited", func(t *testing.T) {
+		a.get(t, "/Patient/"+nhs)
+		if r := a.lastRecord(t); r.ResourceType != "Patient" || r.PatientNHS != nhs || r.Status != 200 {
+			t.Errorf("record %+v", r.Event)
+		}
+	})
+	t.Run("the chain verifies", func(t *testing.T) {
+		rep, err := a.Audit.Verify(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() {
+			t.Errorf("chain broken: %+v", rep)
+		}
+	})
+}
+
+func TestNoPatientDataWithoutACommittedAuditRecord(t *testing.T) {
+	a := start(t, setup{})
+	if err := a.Audit.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{search(sandbox.PatientAcuteAndRepeat), "/MedicationRequest/48A894-C86002-00009E-1-1", "/Patient/" + sandbox.PatientAcuteAndRepeat} {
+		got := a.get(t, path)
+		if got.Status != http.StatusServiceUnavailable {
+			t.Errorf("%s: status %d, want 503", path, got.Status)
+			continue
+		}
+		if code := issue(t, got)["code"]; code != "transient" {
+			t.Errorf("%s: issue code %v", path, code)
+		}
+		for _, leak := range []string{sandbox.PatientAcuteAndRepeat, "48A894", "MedicationRequest\""} {
+			if strings.Contains(string(got.Body), leak) {
+				t.Errorf("%s: the 503 carries %q: %s", path, leak, got.Body)
+			}
+		}
+	}
+}
+
+func TestAuditorsReadTheTrail(t *testing.T) {
+	a := start(t, setup{})
+	nhs := sandbox.PatientAcuteAndRepeat
+	a.get(t, search(nhs))
+	a.get(t, search(sandbox.PatientRepeatPrescribing), "Authorization", "Bearer "+a.tokenFor(t, pharmacist))
+	audTok := "Bearer " + a.tokenFor(t, auditor)
+
+	for _, tc := range []struct {
+		query string
+		check func(r map[string]any) bool
+	}{
+		{"patient=Patient/" + nhs, func(r map[string]any) bool { return strings.Contains(jsonText(r), nhs) }},
+		{"patient=" + nhs, func(r map[string]any) bool { return strings.Contains(jsonText(r), nhs) }},
+		{"agent=" + pharmacist, func(r map[string]any) bool { return strings.Contains(jsonText(r), pharmacist) }},
+		{"date=ge2000-01-01&agent=" + prescriber, func(r map[string]any) bool { return strings.Contains(jsonText(r), prescriber) }},
+	} {
+		got := a.get(t, "/AuditEvent?"+tc.query, "Authorization", audTok)
+		if got.Status != http.StatusOK {
+			t.Errorf("%s: status %d %s", tc.query, got.Status, got.Body)
+			continue
+		}
+		es := entries(got.JSON, "match")
+		if len(es) == 0 {
+			t.Errorf("%s: no AuditEvent", tc.query)
+		}
+		for _, e := range es {
+			if r := resource(e); r["resourceType"] != "AuditEvent" || !tc.check(r) {
+				t.Errorf("%s: unexpected %v", tc.query, jsonText(r))
+			}
+		}
+	}
+	if r := a.lastRecord(t); r.ResourceType != "AuditEvent" || r.UserID != auditor || r.Status != 200 {
+		t.Errorf("the auditor's read is not itself audited: %+v", r.Event)
+	}
+	got := a.get(t, "/AuditEvent?patient="+nhs)
+	if got.Status != http.StatusForbidden {
+		t.Errorf("a clinician reading the trail: %d, want 403", got.Status)
+	}
+	if r := a.lastRecord(t); r.ResourceType != "AuditEvent" || r.UserID != prescriber || r.Status != 403 {
+		t.Errorf("the clinician's attempt is not audited: %+v", r.Event)
+	}
+	if got := a.get(t, "/AuditEvent?date=ge2000-01-01&_count=1", "Authorization", audTok); link(got.JSON, "next") == "" {
+		t.Errorf("no next link over a trail of several records")
+	}
+}
+
+// jsonText is a resource as JSON text, for substring checks.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,205 @@
+package routes_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
+)
+
+func TestEveryPatientDataRouteNeedsABearerToken(t *testing.T) {
+	a := start(t, setup{})
+	for _, path := range []string{
+		search(sandbox.PatientAcuteAndRepeat),
+		"/MedicationRequest/48A894-C86002-00009E-1-1",
+		"/MedicationDispense/d-48A894-C86002-00009E-1-1",
+		"/Patient/" + sandbox.PatientAcuteAndRepeat,
+		"/Organization/A83008",
+		"/AuditEvent?patient=" + sandbox.PatientAcuteAndRepeat,
+	} {
+		t.Run(path, func(t *testing.T) {
+			for name, header := range map[string]string{
+				"no token": "", "not a bearer token": "Basic dXNlcjpwYXNz", "a forged token": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+			} {
+				got := a.get(t, path, "Authorization", header)
+				if got.Status != http.StatusUnauthorized {
+					t.Fatalf("%s: status %d, want 401: %s", name, got.Status, got.Body)
+				}
+				if h := got.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
+					t.Errorf("%s: WWW-Authenticate %q", name, h)
+				}
+				if code := issue(t, got)["code"]; code != "login" && code != "security" {
+					t.Errorf("%s: issue code %v, want login or security", name, code)
+				}
+			}
+		})
+	}
+	t.Run("the CapabilityStatement and SMART discovery need none", func(t *testing.T) {
+		for _, path := range []string{"/metadata", "/.well-known/smart-configuration"} {
+			if got := a.get(t, path, "Authorization", ""); got.Status != http.StatusOK {
+				t.Errorf("%s: %d", path, got.Status)
+			}
+		}
+	})
+}
+
+func TestRolesAndScopesDecideWhoSeesPatientData(t *testing.T) {
+	a := start(t, setup{})
+	path := search(sandbox.PatientAcuteAndRepeat)
+	for _, tc := range []struct {
+		user string
+		want int
+	}{
+		{prescriber, http.StatusOK},
+		{pharmacist, http.StatusOK},
+		{administrator, http.StatusForbidden}, // no clinical activity code
+		{auditor, http.StatusForbidden},       // the audit trail only
+		{patientApp, http.StatusForbidden},    // end users are never patients
+	} {
+		got := a.get(t, path, "Authorization", "Bearer "+a.tokenFor(t, tc.user))
+		if got.Status != tc.want {
+			t.Errorf("user %s: status %d, want %d: %.300s", tc.user, got.Status, tc.want, got.Body)
+			continue
+		}
+		if tc.want == http.StatusForbidden {
+			if code := issue(t, got)["code"]; code != "forbidden" {
+				t.Errorf("user %s: issue code %v, want forbidden", tc.user, code)
+			}
+		}
+	}
+	t.Run("a read-only scope may read but not search", func(t *testing.T) {
+		tok := "Bearer " + a.tokenFor(t, prescriber, "user/MedicationRequest.r")
+		if got := a.get(t, path, "Authorization", tok); got.Status != http.StatusForbidden {
+			t.Errorf("search with .r: %d, want 403", got.Status)
+		}
+		if got := a.get(t, "/MedicationRequest/48A894-C86002-00009E-1-1", "Authorization", tok); got.Status == http.StatusForbidden || got.Status == http.StatusUnauthorized {
+			t.Errorf("read with .r: %d", got.Status)
+		}
+	})
+}
+
+func TestTheTokensIdentityReachesSpine(t *testing.T) {
+	a := start(t, setup{detailed: true})
+	a.Spine.Sandbox.ResetCalls()
+	a.get(t, "/MedicationRequest?group-identifier=A3B4D9-Z42475-11E6B%2B", "Authorization", "Bearer "+a.tokenFor(t, pharmacist))
+	calls, total := a.Spine.Sandbox.Calls()
+	if total == 0 {
+		t.Fatal("no Spine call")
+	}
+	for _, c := range calls {
+		if c.UserID != pharmacist || c.RoleProfileID != "666666666667" {
+			t.Errorf("%s call carried user %q role %q, want the token's %s / 666666666667", c.Interaction, c.UserID, c.RoleProfileID, pharmacist)
+		}
+		if c.TraceID == "" {
+			t.Errorf("%s call carried no Eps-TraceId", c.Interaction)
+		}
+	}
+}
+
+func TestAPagingLinkBelongsToItsUser(t *testing.T) {
+	a := start(t, setup{})
+	first := a.get(t, search(sandbox.PatientManyItems, "_count=5"))
+	next := link(first.JSON, "next")
+	if next == "" {
+		t.Fatal("no next link")
+	}
+	if got := a.get(t, next); got.Status != http.StatusOK {
+		t.Fatalf("own link: %d", got.Status)
+	}
+	got := a.get(t, next, "Authorization", "Bearer "+a.tokenFor(t, pharmacist))
+	if got.Status != http.StatusForbidden || issue(t, got)["code"] != "forbidden" {
+		t.Errorf("another user's link: %d %s, want 403 forbidden", got.Status, got.Body)
+	}
+}
+
+func TestBrokenPercentEncodingIsRefusedNeverDropped(t *testing.T) {
+	a := start(t, setup{})
+	nhs := sandbox.PatientAcuteAndRepeat
+	for _, tc := range []struct{ query, param string }{
+		{"patient=" + nhs + "&status=completed%ZZ", "status"},
+		{"patient=" + nhs + "&business-status=0006%", "business-status"},
+		{"patient=" + nhs + "&authoredon=ge2026-11-29%G", "authoredon"},
+		{"patient=" + nhs + "&bad%zzname=1", "bad%zzname"},
+	} {
+		for _, strict := range []bool{false, true} {
+			headers := []string{}
+			if strict {
+				headers = append(headers, "Prefer", "handling=strict")
+			}
+			got := a.get(t, "/MedicationRequest?"+tc.query, headers...)
+			if got.Status != http.StatusBadRequest {
+				t.Errorf("%s (strict %v): status %d, want 400", tc.query, strict, got.Status)
+				continue
+			}
+			is := issue(t, got)
+			if expr, _ := is["expression"].([]any); len(expr) == 0 || expr[0] != tc.param {
+				t.Errorf("%s: expression %v, want %s", tc.query, is["expression"], tc.param)
+			}
+		}
+	}
+	t.Run("a ';' stays in the value, where the parameter's rules judge it", func(t *testing.T) {
+		got := a.get(t, "/MedicationRequest?patient="+nhs+"&status=completed;active")
+		if got.Status != http.StatusBadRequest {
+			t.Errorf("status %d, want 400 for status=completed;active", got.Status)
+		}
+	})
+}
+
+func TestCORSForConfiguredOrigins(t *testing.T) {
+	a := start(t, setup{configure: func(c *routes.Config) { c.CORSOrigins = []string{"https://app.example.nhs.uk"} }})
+	pre := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, a.URL+"/MedicationRequest?patient=9691003120", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	res := pre("https://app.example.nhs.uk")
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.nhs.uk" ||
+		!strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Errorf("preflight from the configured origin: %d %v", res.StatusCode, res.Header)
+	}
+	if res.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Error("credentials allowed")
+	}
+	if res := pre("https://evil.example"); res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("another origin allowed: %v", res.Header)
+	}
+	got := a.get(t, search(sandbox.PatientAcuteAndRepeat), "Origin", "https://app.example.nhs.uk")
+	if exp := got.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(exp, "ETag") || !strings.Contains(exp, "Location") {
+		t.Errorf("exposed headers %q", exp)
+	}
+}
+
+func TestSMARTDiscovery(t *testing.T) {
+	a := start(t, setup{})
+	res, err := http.Get(a.URL + "/.well-known/smart-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var cfg map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(a.URL)
+	for _, k := range []string{"authorization_endpoint", "token_endpoint"} {
+		if v, _ := cfg[k].(string); !strings.HasPrefix(v, u.Scheme+"://"+u.Host+"/oauth2") {
+			t.Errorf("%s = %v", k, cfg[k])
+		}
+	}
+	methods, _ := cfg["code_challenge_methods_supported"].([]any)
+	if !slices.Contains(methods, any("S256")) {
+		t.Errorf("code_challenge_methods_supported %v", methods)
+	}
+}
