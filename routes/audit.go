@@ -3,7 +3,6 @@ package routes
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -86,7 +85,7 @@ func (e *auditEntry) skip() {
 
 // commit writes the record once, with the answer's status and OperationOutcome code. An error means
 // the record is not durable and the answer must not be sent.
-func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome string, now func() time.Time) error {
+func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome string) error {
 	if e == nil || a == nil {
 		return nil
 	}
@@ -98,7 +97,7 @@ func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome 
 	e.done = true
 	ev := e.event
 	e.mu.Unlock()
-	ev.Time, ev.Status, ev.Outcome = now(), status, outcome
+	ev.Status, ev.Outcome = status, outcome // the store stamps the time
 	return a.Record(ctx, ev)
 }
 

@@ -21,7 +21,6 @@ type renderer struct {
 	enc    *fhir.Encoder
 	logger *slog.Logger
 	audit  Auditor
-	now    func() time.Time
 	tel    *telemetry
 }
 
@@ -76,7 +75,7 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 		}
 	}
 	ctx := c.Request.Context()
-	if err := auditEntryFrom(ctx).commit(ctx, rd.audit, status, b.outcome, rd.now); err != nil {
+	if err := auditEntryFrom(ctx).commit(ctx, rd.audit, status, b.outcome); err != nil {
 		rd.logger.ErrorContext(ctx, "audit record not committed; answer withheld", "err", err,
 			"request_id", idsFrom(ctx).RequestID)
 		rd.unaudited(c, http.StatusServiceUnavailable, auditUnavailable)
@@ -86,7 +85,7 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if !b.Fetched.IsZero() {
-		if age := rd.now().Sub(b.Fetched); age >= time.Second {
+		if age := time.Since(b.Fetched); age >= time.Second {
 			h.Set("Age", strconv.Itoa(int(age/time.Second)))
 		}
 	}

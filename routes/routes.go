@@ -126,7 +126,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		d.Orgs = NewOrganizations(0, 0)
 	}
 	tel := newTelemetry(d)
-	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, now: cfg.Now, tel: tel}
+	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, tel: tel}
 	svc := &service{cfg: cfg, tracker: d.Tracker, orgs: d.Orgs, logger: d.Logger, tel: tel}
 	h := &handlers{cfg: cfg, svc: svc, rd: rend, pager: newPager(cfg.PageKeys, cfg.PageTTL),
 		answers: d.Answers, trail: d.Trail}

@@ -134,7 +134,7 @@ func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found
 	}
 	etag := ETag(b)
 	if h.answers != nil && key != "" {
-		h.answers.Put(key, cache.Answer{Body: b, ETag: etag, Stored: h.cfg.Now(), Fetched: f.Fetched,
+		h.answers.Put(key, cache.Answer{Body: b, ETag: etag, Fetched: f.Fetched,
 			PatientNHSNumber: f.Patient, PrescriptionIDs: f.PrescriptionIDs})
 	}
 	h.rd.write(c, http.StatusOK, body{JSON: b, ETag: etag, Fetched: f.Fetched})

@@ -18,9 +18,15 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
+	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/routes"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
@@ -37,9 +43,11 @@ type adapter struct {
 	Spine   *sandbox.Server
 	Client  *tracker.Client // the real client, talking to Spine
 	Handler http.Handler
-	Issuer  *auth.Issuer // the sandbox issuer the adapter trusts
-	Audit   *audit.Store // the adapter's audit trail (SQLite in the test's folder)
-	Token   string       // the sandbox prescriber's access token, sent by get unless told otherwise
+	Issuer  *auth.Issuer                // the sandbox issuer the adapter trusts
+	Audit   *audit.Store                // the adapter's audit trail (SQLite in the test's folder)
+	Token   string                      // the sandbox prescriber's access token, sent by get unless told otherwise
+	Spans   *tracetest.InMemoryExporter // with setup.traced
+	Metrics *sdkmetric.ManualReader     // with setup.traced
 }
 
 // tokenFor mints an access token for a sandbox user.
@@ -72,6 +80,8 @@ type setup struct {
 	answers  routes.Answers // the answer cache; nil for none
 	// configure changes the routes' configuration before the router is built.
 	configure func(*routes.Config)
+	traced    bool // record spans and metrics in memory (adapter.Spans, adapter.Metrics)
+	cached    bool // put the cache decorator between the routes and the tracker client
 }
 
 // start runs the real sandbox over mutual TLS, the real tracker client and the real router.
@@ -93,6 +103,18 @@ func start(t testing.TB, s setup) *adapter {
 	tcfg := tracker.Config{
 		BaseURL: spine.URL, ASID: "200000000946", Timeout: s.timeout, RetryBackoff: time.Millisecond,
 	}
+	var (
+		spans   *tracetest.InMemoryExporter
+		metrics *sdkmetric.ManualReader
+		tp      trace.TracerProvider
+		mp      metric.MeterProvider
+	)
+	if s.traced {
+		spans, metrics = tracetest.NewInMemoryExporter(), sdkmetric.NewManualReader()
+		tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(metrics))
+		tcfg.TracerProvider, tcfg.MeterProvider = tp, mp
+	}
 	client, err := tracker.New(tcfg, tracker.NewHTTPClient(tlsConfig))
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +122,13 @@ func start(t testing.TB, s setup) *adapter {
 	var tr routes.Tracker = client
 	if s.tracker != nil {
 		tr = s.tracker
+	}
+	if s.cached {
+		c, err := cache.New(tr, cache.Config{TTL: time.Minute}, tp, mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr = c
 	}
 	enc, err := fhir.NewEncoder()
 	if err != nil {
@@ -137,12 +166,13 @@ func start(t testing.TB, s setup) *adapter {
 	}
 	t.Cleanup(func() { _ = trail.Close() })
 	h, err := routes.New(cfg, routes.Deps{Tracker: tr, Encoder: enc, Auth: verifier, Audit: trail, Trail: trail,
-		Answers: s.answers})
+		Answers: s.answers, Tracing: tp, Meters: mp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
-	a := &adapter{URL: base, Spine: spine, Client: client, Handler: h, Issuer: issuer, Audit: trail}
+	a := &adapter{URL: base, Spine: spine, Client: client, Handler: h, Issuer: issuer, Audit: trail,
+		Spans: spans, Metrics: metrics}
 	a.Token = a.tokenFor(t, prescriber)
 	return a
 }

@@ -1,0 +1,165 @@
+package routes_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
+)
+
+// spanTree groups the recorded spans by trace: the server span and the names of its descendants.
+func spansOfTrace(spans tracetest.SpanStubs, traceID string) tracetest.SpanStubs {
+	var out tracetest.SpanStubs
+	for _, s := range spans {
+		if s.SpanContext.TraceID().String() == traceID {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func named(spans tracetest.SpanStubs, name string) (tracetest.SpanStub, bool) {
+	for _, s := range spans {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return tracetest.SpanStub{}, false
+}
+
+func attr(s tracetest.SpanStub, key string) string {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+func TestEachRequestIsOneTrace(t *testing.T) {
+	a := start(t, setup{traced: true, cached: true, detailed: true})
+	traceOf := func(got answer) tracetest.SpanStubs {
+		t.Helper()
+		tr := got.Header.Get("traceresponse")
+		parts := strings.Split(tr, "-")
+		if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 {
+			t.Fatalf("traceresponse %q is not 00-<trace-id>-<span-id>-<flags>", tr)
+		}
+		return spansOfTrace(a.Spans.GetSpans(), parts[1])
+	}
+
+	t.Run("a miss: server span by route, cache lookup, Spine call, mapping and marshalling", func(t *testing.T) {
+		spans := traceOf(a.get(t, search(sandbox.PatientAcuteAndRepeat)))
+		server, ok := named(spans, "GET /FHIR/R4/MedicationRequest")
+		if !ok {
+			t.Fatalf("no server span named by route in %v", names(spans))
+		}
+		if attr(server, "http.route") != "/FHIR/R4/MedicationRequest" || attr(server, "eps.trace_id") == "" {
+			t.Errorf("server span attributes %v", server.Attributes)
+		}
+		lookup, ok := named(spans, "cache.Search")
+		if !ok || attr(lookup, "cache.result") != "miss" {
+			t.Errorf("cache span %v (result %q)", ok, attr(lookup, "cache.result"))
+		}
+		call, ok := named(spans, "spine.search")
+		if !ok || attr(call, "spine.interaction") == "" && attr(call, "interaction") == "" {
+			t.Errorf("spine span %v attributes %v", ok, call.Attributes)
+		}
+		for _, want := range []string{"mapping.collect", "mapping.bundle", "fhir.marshal"} {
+			if _, ok := named(spans, want); !ok {
+				t.Errorf("no %s span in %v", want, names(spans))
+			}
+		}
+	})
+	t.Run("a hit: the cache says so and Spine is not called", func(t *testing.T) {
+		spans := traceOf(a.get(t, search(sandbox.PatientAcuteAndRepeat)))
+		if lookup, ok := named(spans, "cache.Search"); !ok || attr(lookup, "cache.result") != "hit" {
+			t.Errorf("cache span %v (result %q)", ok, attr(lookup, "cache.result"))
+		}
+		if _, ok := named(spans, "spine.search"); ok {
+			t.Error("a hit called Spine")
+		}
+	})
+	t.Run("a caller's traceparent continues its trace", func(t *testing.T) {
+		const tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+		got := a.get(t, search(sandbox.PatientRepeatPrescribing), "traceparent", "00-"+tid+"-00f067aa0ba902b7-01")
+		if !strings.HasPrefix(got.Header.Get("traceresponse"), "00-"+tid+"-") {
+			t.Errorf("traceresponse %q does not continue %s", got.Header.Get("traceresponse"), tid)
+		}
+	})
+	t.Run("a Spine fault is an error span and a 5xx server span", func(t *testing.T) {
+		got := a.get(t, search(sandbox.PatientFaultMalformed))
+		if got.Status < 500 {
+			t.Fatalf("status %d", got.Status)
+		}
+		spans := traceOf(got)
+		server, _ := named(spans, "GET /FHIR/R4/MedicationRequest")
+		call, _ := named(spans, "spine.search")
+		if server.Status.Code != codes.Error || call.Status.Code != codes.Error {
+			t.Errorf("statuses: server %v, spine %v", server.Status, call.Status)
+		}
+	})
+}
+
+func names(spans tracetest.SpanStubs) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// TestNoIdentifierReachesTelemetry runs searches, reads and errors with known identifiers, then looks
+// for each in every exported span and metric, in every encoding a URL or a log could give it.
+func TestNoIdentifierReachesTelemetry(t *testing.T) {
+	a := start(t, setup{traced: true, cached: true, detailed: true})
+	nhs := sandbox.PatientRepeatDispensing
+	rx := sandbox.RxRepeatDispensing // ends in '+'
+	readID := "48A894-C86002-00009E-1-1"
+	for _, path := range []string{
+		search(nhs),
+		search(nhs, "_include=MedicationRequest:requester"),
+		"/MedicationRequest?patient=" + nhs + "&status=completed%ZZ",
+		"/MedicationRequest?group-identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/prescription-order-number|"+rx),
+		"/MedicationRequest/" + readID,
+		"/MedicationRequest/" + strings.ReplaceAll(rx, "+", ".") + "-3-1",
+		"/MedicationDispense/d-" + readID,
+		"/Patient/" + nhs,
+		search(sandbox.PatientFaultMalformed),
+		search("9434765919"), // valid, unknown
+	} {
+		a.get(t, path)
+		a.get(t, path, "Authorization", "") // and refused
+	}
+	var rm metricdata.ResourceMetrics
+	if err := a.Metrics.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	spansJSON, _ := json.Marshal(a.Spans.GetSpans())
+	metricsJSON, _ := json.Marshal(rm)
+	exported := string(spansJSON) + fmt.Sprintf("%+v", rm) + string(metricsJSON)
+	for _, id := range []string{nhs, sandbox.PatientFaultMalformed, "9434765919", rx, "48A894-C86002-00009E", "A3B4D9-Z42475-11E6B"} {
+		for _, form := range []string{id, strings.ToLower(id), url.QueryEscape(id), url.PathEscape(id),
+			strings.ReplaceAll(id, "+", "."), strings.ReplaceAll(id, "+", "%2B"), "nhs-number%7C" + id, "nhs-number|" + id} {
+			if strings.Contains(exported, form) {
+				t.Errorf("%q (as %q) appears in exported telemetry", id, form)
+			}
+		}
+	}
+	if len(a.Spans.GetSpans()) == 0 || len(rm.ScopeMetrics) == 0 {
+		t.Fatal("nothing exported: the test proves nothing")
+	}
+	if !strings.Contains(exported, "/FHIR/R4/MedicationRequest/:id") {
+		t.Error("the read's route template is not in the spans")
+	}
+	_ = http.StatusOK
+}
