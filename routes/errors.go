@@ -3,7 +3,9 @@ package routes
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,6 +37,10 @@ var errorTable = []errorRule{
 		"The request was cancelled before Spine answered."},
 	{tracker.ErrUpstream, http.StatusBadGateway, "transient", "error",
 		"Spine failed or sent an answer the adapter cannot use."},
+	{tracker.ErrOverloaded, http.StatusServiceUnavailable, "transient", "error",
+		"This server is at its limit of calls to Spine, a shared national service, and could not serve the request in time: try again after the time Retry-After gives."},
+	{tracker.ErrCircuitOpen, http.StatusServiceUnavailable, "transient", "error",
+		"Spine is not answering, so the adapter is not calling it for a short while: try again after the time Retry-After gives."},
 	{errUnmappable, http.StatusBadGateway, "exception", "error",
 		"Spine sent data the adapter cannot map to FHIR."},
 	{errForbiddenPage, http.StatusForbidden, "forbidden", "error",
@@ -92,6 +98,9 @@ func (rd *renderer) fail(c *gin.Context, err error) {
 			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
 		issue := fhir.Issue{Severity: rule.severity, Code: rule.code, Diagnostics: rule.say}
 		var te *tracker.Error
+		if errors.As(err, &te) && te.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(te.RetryAfter.Seconds())))))
+		}
 		if errors.As(err, &te) && te.StatusCode != "" {
 			// Spine's own words help the client's support desk and hold no patient data.
 			issue.Diagnostics += " Spine said: statusCode " + te.StatusCode + " " + te.Reason + "."

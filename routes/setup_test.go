@@ -81,7 +81,9 @@ type setup struct {
 	// configure changes the routes' configuration before the router is built.
 	configure func(*routes.Config)
 	traced    bool // record spans and metrics in memory (adapter.Spans, adapter.Metrics)
-	cached    bool // put the cache decorator between the routes and the tracker client
+	// spine changes the tracker client's configuration (concurrency, breaker) before it is built.
+	spine  func(*tracker.Config)
+	cached bool // put the cache decorator between the routes and the tracker client
 }
 
 // start runs the real sandbox over mutual TLS, the real tracker client and the real router.
@@ -109,6 +111,9 @@ func start(t testing.TB, s setup) *adapter {
 		tp      trace.TracerProvider
 		mp      metric.MeterProvider
 	)
+	if s.spine != nil {
+		s.spine(&tcfg)
+	}
 	if s.traced {
 		spans, metrics = tracetest.NewInMemoryExporter(), sdkmetric.NewManualReader()
 		tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))

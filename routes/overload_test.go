@@ -1,0 +1,110 @@
+package routes_test
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
+)
+
+func retryAfter(t *testing.T, got answer) int {
+	t.Helper()
+	n, err := strconv.Atoi(got.Header.Get("Retry-After"))
+	if err != nil || n < 1 {
+		t.Errorf("Retry-After %q, want whole seconds", got.Header.Get("Retry-After"))
+	}
+	return n
+}
+
+func TestSpineCapacityExhaustedIsAFast503(t *testing.T) {
+	a := start(t, setup{spine: func(c *tracker.Config) { c.MaxConcurrency, c.MaxWaiting = 1, 1 }})
+	slow := make(chan answer, 2)
+	// One request holds the one Spine slot for about a second; a second waits for it.
+	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency)) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Spine.Sandbox.CallCount("search") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency)) }()
+	time.Sleep(200 * time.Millisecond) // let it join the queue
+	got := a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	if got.Status != http.StatusServiceUnavailable || issue(t, got)["code"] != "transient" {
+		t.Fatalf("while Spine's slot is taken: %d %s, want 503 transient", got.Status, got.Body)
+	}
+	retryAfter(t, got)
+	for range 2 {
+		if first := <-slow; first.Status != http.StatusOK {
+			t.Errorf("a request holding or waiting for the slot: %d", first.Status)
+		}
+	}
+}
+
+func TestAnOpenCircuitAnswersAtOnce(t *testing.T) {
+	a := start(t, setup{spine: func(c *tracker.Config) {
+		c.BreakerFailures, c.BreakerOpenFor, c.MaxRetries = 2, time.Minute, -1
+	}})
+	for i := 0; i < 2; i++ {
+		if got := a.get(t, search(sandbox.PatientFaultReset)); got.Status != http.StatusBadGateway {
+			t.Fatalf("reset %d: %d, want 502", i, got.Status)
+		}
+	}
+	a.Spine.Sandbox.ResetCalls()
+	got := a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	if got.Status != http.StatusServiceUnavailable || issue(t, got)["code"] != "transient" {
+		t.Fatalf("with the circuit open: %d %s, want 503 transient", got.Status, got.Body)
+	}
+	retryAfter(t, got)
+	if n := a.Spine.Sandbox.CallCount(""); n != 0 {
+		t.Errorf("an open circuit still called Spine %d times", n)
+	}
+}
+
+func TestPerClientRateLimit(t *testing.T) {
+	a := start(t, setup{configure: func(c *routes.Config) { c.RateLimit = routes.Rate{PerSecond: 0.5, Burst: 2} }})
+	path := "/Patient/" + sandbox.PatientAcuteAndRepeat
+	var statuses []int
+	for i := 0; i < 3; i++ {
+		statuses = append(statuses, a.get(t, path).Status)
+	}
+	if statuses[0] != 200 || statuses[1] != 200 || statuses[2] != http.StatusTooManyRequests {
+		t.Fatalf("statuses %v, want 200 200 429", statuses)
+	}
+	got := a.get(t, path)
+	if issue(t, got)["code"] != "throttled" || retryAfter(t, got) < 2 {
+		t.Errorf("429: %v %q", issue(t, got), got.Header.Get("Retry-After"))
+	}
+}
+
+func TestATokenlessFloodIsLimitedBeforeItBecomesAuditWrites(t *testing.T) {
+	a := start(t, setup{configure: func(c *routes.Config) { c.UnauthenticatedLimit = routes.Rate{PerSecond: 0.1, Burst: 3} }})
+	path := search(sandbox.PatientAcuteAndRepeat)
+	before := len(a.auditRecords(t))
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := a.get(t, path, "Authorization", "")
+			mu.Lock()
+			counts[got.Status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 17 {
+		t.Errorf("statuses %v, want 3 401s and 17 429s", counts)
+	}
+	if written := len(a.auditRecords(t)) - before; written != 3 {
+		t.Errorf("%d audit records for the flood, want 3 (the 401s)", written)
+	}
+	if got := a.get(t, path); got.Status != http.StatusOK {
+		t.Errorf("an authenticated user from the same address: %d", got.Status)
+	}
+}
