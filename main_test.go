@@ -4,19 +4,32 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
 )
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode) // as main does
+	if os.Getenv("EPS_TEST_RUN_ADAPTER") == "1" {
+		// Re-executed by a test that needs the adapter in a process of its own (to kill it).
+		if err := run(context.Background(), nil, os.Getenv, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
@@ -177,5 +190,133 @@ func TestRunSandboxWritesClientFiles(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("sandbox returned %v", err)
+	}
+}
+
+func TestShutdownTurnsReadinessOffBeforeTheListenerCloses(t *testing.T) {
+	env := testEnv(t, "EPS_SHUTDOWN_GRACE", "2s")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, nil, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	var base string
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(lines.Text()), "FHIR base:"); ok {
+			base = strings.TrimSpace(rest)
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	root := strings.TrimSuffix(base, "/FHIR/R4")
+	status := func() int {
+		res, err := http.Get(root + "/readyz")
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("readyz before shutdown: %d", got)
+	}
+	cancel()
+	sawUnready := false
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		s := status()
+		if s == http.StatusServiceUnavailable {
+			sawUnready = true
+		}
+		if s == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawUnready {
+		t.Error("readyz never said 503 before the listener closed")
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+func TestAnAuditRecordSurvivesTheProcessBeingKilled(t *testing.T) {
+	env := testEnv(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "EPS_TEST_RUN_ADAPTER=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var welcome strings.Builder
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		welcome.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "Capability:") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	base := welcomeValue(welcome.String(), "FHIR base:")
+	token := strings.TrimPrefix(welcomeValue(welcome.String(), "Token:"), "TOKEN=")
+	if base == "" || token == "" {
+		t.Fatalf("no base or token in the welcome:\n%s", welcome.String())
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Request-ID", "killed-right-after")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	// The trail, opened afresh as another process would, holds the record and verifies.
+	key, err := os.ReadFile(filepath.Join(env["EPS_STATE_DIR"], "sandbox-audit-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.ParseKeys(strings.TrimSpace(string(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.Open(context.Background(), audit.Config{DSN: filepath.Join(env["EPS_STATE_DIR"], "audit.db"), Keys: keys, Instance: "verifier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	recs, _, err := store.Search(context.Background(), audit.Query{PatientNHS: "9691003120"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		found = found || r.RequestID == "killed-right-after" && r.Status == http.StatusOK
+	}
+	if !found {
+		t.Errorf("the answered request's audit record is gone after SIGKILL (%d records)", len(recs))
+	}
+	if rep, err := store.Verify(context.Background()); err != nil || !rep.OK() {
+		t.Errorf("verify after SIGKILL: %v %+v", err, rep)
 	}
 }
