@@ -142,9 +142,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("audit trail: %w", err)
 	}
-	defer trail.Close()
-	if cfg.AuditRetention > 0 {
-		go trail.RunRetention(ctx, time.Hour)
+	var (
+		auditor routes.Auditor
+		reader  routes.AuditTrail
+		ready   = func(context.Context) error { return nil }
+	)
+	if trail != nil {
+		defer func() {
+			st := trail.Stats()
+			logger.Info("audit trail closed", "commits", st.Commits, "records", st.Records,
+				"records_per_commit", st.PerCommit(), "largest_commit", st.Largest)
+			trail.Close()
+		}()
+		if cfg.AuditRetention > 0 {
+			go trail.RunRetention(ctx, time.Hour)
+		}
+		auditor, reader, ready = trail, trail, trail.Ready
 	}
 
 	enc, err := fhir.NewEncoder()
@@ -168,10 +181,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if stopping.Load() {
 				return errors.New("shutting down")
 			}
-			return trail.Ready(ctx)
+			return ready(ctx)
 		},
 	}, routes.Deps{
-		Tracker: cached, Encoder: enc, Auth: verifier, Audit: trail, Trail: trail, Answers: answers,
+		Tracker: cached, Encoder: enc, Auth: verifier, Audit: auditor, Trail: reader, Answers: answers,
 		Logger: logger, Tracing: tel.TracerProvider, Meters: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	if err != nil {
@@ -333,7 +346,14 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 
 // openAudit opens the audit store: EPS_AUDIT_DSN, else a SQLite file in the state folder; with the
 // key EPS_AUDIT_KEY, else, in sandbox mode only, one kept in the state folder.
+//
+// EPS_AUDIT_DSN=off, for the load script's audit-off comparison only, opens none; config refuses it
+// outside sandbox mode.
 func openAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*audit.Store, error) {
+	if cfg.AuditDSN == "off" {
+		logger.Warn("audit trail OFF (EPS_AUDIT_DSN=off): sandbox benchmarking only")
+		return nil, nil
+	}
 	dsn, keyText, err := auditSettings(cfg)
 	if err != nil {
 		return nil, err

@@ -417,6 +417,9 @@ func (c *Config) validate() error {
 		if c.AuthAudience == "" {
 			problems = append(problems, errors.New("EPS_AUTH_AUDIENCE is required with a real Spine: the audience this adapter's access tokens carry"))
 		}
+		if c.AuditDSN == "off" {
+			problems = append(problems, errors.New("EPS_AUDIT_DSN=off: the audit trail can be switched off only in sandbox mode, for benchmarks"))
+		}
 		if c.AuditKey == "" {
 			problems = append(problems, errors.New("EPS_AUDIT_KEY is required with a real Spine: the audit trail's HMAC key, kept outside its database"))
 		}

@@ -1,158 +1,198 @@
 #!/usr/bin/env bash
 # Load test of the adapter against its embedded Spine sandbox, on loopback only. See load/README.md.
 #
-# Builds the binary, starts it on a free 127.0.0.1 port with generated sandbox patients, waits for
-# /healthz, runs each scenario for a bounded time with a fixed number of connections, prints the
-# load tool's summary and stops the server. Everything it makes lives in a temporary directory that
-# is removed on exit.
+# Measures the adapter side by side, in one run, with what it should be compared with, because
+# absolute figures drift on a shared 2-core machine:
+#   hit    the same patient search again and again (answer cache on, authentication and audit on)
+#          against `baseline static`, a plain Go server sending the same bytes;
+#   miss   the same search with every cache off (EPS_CACHE_TTL=0), one Spine search per request,
+#          against `baseline passthrough`, a plain Go proxy making the same Spine search over mTLS;
+#   audit  the hit again with the audit trail off (EPS_AUDIT_DSN=off, sandbox only), to show what a
+#          durable audit record per request costs, and how many records each commit carried;
+#   read, metadata, spread as before.
+# Every server listens on 127.0.0.1 only, every run is bounded in time, and everything made lives in
+# a temporary folder removed on exit.
 set -euo pipefail
 
 DURATION=${DURATION:-10s}          # per scenario
 CONNECTIONS=${CONNECTIONS:-32}     # concurrent keep-alive connections
-THREADS=${THREADS:-2}              # wrk threads (the machine's cores is a good value)
+WIDE=${WIDE:-500}                  # connections for the added-latency comparison
+THREADS=${THREADS:-2}              # wrk threads
 PATIENTS=${PATIENTS:-100000}       # EPS_SANDBOX_PATIENTS
-SPREAD=${SPREAD:-5000}             # generated patients scenario (d) cycles through
-TOOL=${LOAD_TOOL:-wrk}             # wrk (all scenarios) or hey (a, b, c only)
-SCENARIOS=${SCENARIOS:-"metadata search read spread"}
+SPREAD=${SPREAD:-5000}             # generated patients the spread scenario cycles through
+SCENARIOS=${SCENARIOS:-"hit miss audit read metadata spread"}
 
-# Well-known sandbox data (tracker/sandbox/patients.go).
 MANY_ITEMS=9990000018              # PatientManyItems: 60 line items in the default window
 READ_ID=3AF2CB-C86002-0000BX-1-1   # RxAcuteDispensed, issue 1, line 1
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 here="$root/load"
 
-need_tool() {
-	command -v "$TOOL" >/dev/null 2>&1 && return 0
-	# Install only where that is clearly wanted: asked for, or a CI run as root (Debian images).
+if ! command -v wrk >/dev/null 2>&1; then
 	if [[ "${LOAD_INSTALL:-}" == 1 || ( "${CI:-}" == true && $(id -u) == 0 ) ]] && command -v apt-get >/dev/null; then
-		echo "load: installing $TOOL with apt-get" >&2
-		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$TOOL" >&2
-		command -v "$TOOL" >/dev/null 2>&1 && return 0
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
+	else
+		echo "load: wrk is not installed (sudo apt-get install -y wrk, or LOAD_INSTALL=1 as root)" >&2
+		exit 2
 	fi
-	cat >&2 <<EOF
-load: $TOOL is not installed. On Debian or Ubuntu:
-    sudo apt-get update && sudo apt-get install -y $TOOL
-(or run with LOAD_INSTALL=1 as root to let this script do it; LOAD_TOOL=hey uses hey instead of wrk)
-EOF
-	exit 2
-}
-
-case "$TOOL" in
-wrk | hey) ;;
-*) echo "load: LOAD_TOOL must be wrk or hey, not $TOOL" >&2; exit 2 ;;
-esac
-need_tool
+fi
 
 work=$(mktemp -d)
-server_pid=
+pids=()
 cleanup() {
-	if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building"
-(cd "$root" && go build -o "$work/eps-fhir-tracker" . && go build -o "$work/nhsnumbers" ./load/nhsnumbers)
+(cd "$root" && go build -o "$work/eps-fhir-tracker" . && go build -o "$work/nhsnumbers" ./load/nhsnumbers &&
+	go build -o "$work/baseline" ./load/baseline)
 
-echo "== starting the adapter (embedded sandbox, $PATIENTS generated patients)"
-# Port 0: the kernel picks a free port and the adapter prints the base it derived from it.
-EPS_FHIR_ADDR=127.0.0.1:0 EPS_SANDBOX_PATIENTS=$PATIENTS GIN_MODE=release \
-	"$work/eps-fhir-tracker" >"$work/stdout" 2>"$work/server.log" &
-server_pid=$!
-
-base=
-for _ in $(seq 300); do # 30 s
-	base=$(sed -n 's/^  FHIR base: *//p' "$work/stdout" 2>/dev/null || true)
-	if [[ -n "$base" ]] && curl -fsS -o /dev/null --max-time 1 "${base%/FHIR/R4}/healthz" 2>/dev/null; then
-		break
-	fi
+# start_adapter NAME [VAR=value...]: starts the adapter with its own state folder and sets $base and
+# $token (the welcome's sandbox token) and $pid.
+start_adapter() {
+	local name=$1; shift
+	mkdir -p "$work/$name"
+	env EPS_FHIR_ADDR=127.0.0.1:0 EPS_ADMIN_ADDR=127.0.0.1:0 EPS_SANDBOX_PATIENTS=$PATIENTS \
+		EPS_STATE_DIR="$work/$name/state" EPS_SHUTDOWN_GRACE=0s EPS_LOG_FORMAT=text "$@" \
+		"$work/eps-fhir-tracker" >"$work/$name/stdout" 2>"$work/$name/log" &
+	pid=$!
+	pids+=("$pid")
 	base=
-	if ! kill -0 "$server_pid" 2>/dev/null; then
-		echo "load: the adapter exited:" >&2; tail -20 "$work/server.log" >&2; exit 1
-	fi
-	sleep 0.1
-done
-if [[ -z "$base" ]]; then
-	echo "load: the adapter did not answer /healthz within 30 s" >&2; tail -20 "$work/server.log" >&2; exit 1
-fi
-case "$base" in
-http://127.0.0.1:*) ;;
-*) echo "load: refusing to load anything but loopback: $base" >&2; exit 1 ;;
-esac
-echo "   FHIR base $base"
+	for _ in $(seq 300); do # 30 s
+		base=$(sed -n 's/^  FHIR base: *//p' "$work/$name/stdout" 2>/dev/null || true)
+		if [[ -n "$base" ]] && curl -fsS -o /dev/null --max-time 1 "${base%/FHIR/R4}/healthz" 2>/dev/null; then
+			break
+		fi
+		base=
+		kill -0 "$pid" 2>/dev/null || { echo "load: $name exited:" >&2; tail -20 "$work/$name/log" >&2; exit 1; }
+		sleep 0.1
+	done
+	[[ -n "$base" ]] || { echo "load: $name did not answer /healthz in 30 s" >&2; exit 1; }
+	case "$base" in http://127.0.0.1:*) ;; *) echo "load: refusing non-loopback $base" >&2; exit 1 ;; esac
+	token=$(sed -n 's/^  Token: *TOKEN=//p' "$work/$name/stdout")
+	echo "   $name: $base"
+}
 
-search_url() { echo "$base/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C$1&_count=50"; }
+stop() { # pid
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
 
-# Check each target once, so that a load figure never measures an error answer.
-check() {
+start_baseline() { # mode args... ; sets $burl and $pid
+	"$work/baseline" "$@" >"$work/baseline.out" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	burl=
+	for _ in $(seq 300); do
+		burl=$(sed -n 's/^URL: *//p' "$work/baseline.out")
+		[[ -n "$burl" ]] && break
+		sleep 0.1
+	done
+	[[ -n "$burl" ]] || { echo "load: baseline did not start" >&2; exit 1; }
+}
+
+check() { # url [auth]
 	local code
-	code=$(curl -sS -o "$work/check.body" -w '%{http_code}' --max-time 10 "$1")
+	code=$(curl -sS -o "$work/check.body" -w '%{http_code}' --max-time 10 ${2:+-H "Authorization: Bearer $2"} "$1")
 	if [[ "$code" != 200 ]]; then
 		echo "load: GET $1 answered $code:" >&2; head -c 600 "$work/check.body" >&2; echo >&2; exit 1
 	fi
-	echo "   check: 200, $(wc -c <"$work/check.body") bytes"
 }
 
-# Bounded however the tool behaves: its own duration, plus a hard stop.
-hard_stop() {
-	local secs=${DURATION%s}
-	[[ "$secs" =~ ^[0-9]+$ ]] || secs=60
-	echo $((secs + 30))
-}
-
-run_one() { # name url [lua-script]
-	local name=$1 url=$2 script=${3:-}
+declare -A RPS P99
+# measure LABEL URL CONNECTIONS [token] [lua]: runs wrk, prints its summary, records req/s and p99.
+measure() {
+	local label=$1 url=$2 conns=$3 tok=${4:-} script=${5:-}
+	local secs=${DURATION%s}; [[ "$secs" =~ ^[0-9]+$ ]] || secs=60
+	local args=(-t "$THREADS" -c "$conns" -d "$DURATION" --timeout 5s --latency)
+	[[ -n "$tok" ]] && args+=(-H "Authorization: Bearer $tok")
+	[[ -n "$script" ]] && args+=(-s "$script")
 	echo
-	echo "== $name: $DURATION, $CONNECTIONS connections"
-	echo "   $url"
-	if [[ "$TOOL" == wrk ]]; then
-		local args=(-t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency)
-		[[ -n "$script" ]] && args+=(-s "$script")
-		timeout "$(hard_stop)" wrk "${args[@]}" "$url"
-	else
-		timeout "$(hard_stop)" hey -z "$DURATION" -c "$CONNECTIONS" -t 5 "$url" |
-			sed -n '/^Summary:/,/^Response time histogram:/p;/^Latency distribution:/,/^Details/p;/^Status code distribution:/,$p' |
-			sed '/^Response time histogram:/d;/^Details/d;/^$/d'
-	fi
+	echo "== $label: $DURATION, $conns connections"
+	timeout $((secs + 30)) wrk "${args[@]}" "$url" | tee "$work/wrk.out" | sed -n '/Latency Distribution/,$p'
+	RPS[$label]=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+	P99[$label]=$(awk '$1=="99%" {print $2}' "$work/wrk.out")
 }
+
+ratio() { awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+from=$(date -u -d '-28 days' +%Y%m%d); to=$(date -u +%Y%m%d)
+search_path="/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C$MANY_ITEMS&_count=50&_summary=true"
 
 for s in $SCENARIOS; do
 	case "$s" in
-	metadata)
-		check "$base/metadata"
-		run_one "(c) baseline: GET metadata (no Spine call)" "$base/metadata"
+	hit)
+		start_adapter hit
+		check "$base$search_path" "$token"
+		cp "$work/check.body" "$work/body.json"
+		start_baseline static -body "$work/body.json"; sp=$pid
+		measure "static server, same bytes" "$burl/" "$CONNECTIONS"
+		measure "adapter cache hit" "$base$search_path" "$CONNECTIONS" "$token"
+		measure "static server, same bytes, $WIDE conns" "$burl/" "$WIDE"
+		measure "adapter cache hit, $WIDE conns" "$base$search_path" "$WIDE" "$token"
+		stop "$sp"; stop "$pid"
+		hit_pid_log="$work/hit/log"
 		;;
-	search)
-		check "$(search_url $MANY_ITEMS)"
-		run_one "(a) patient search, PatientManyItems, _count=50 (one Spine search, 50 MedicationRequests)" "$(search_url $MANY_ITEMS)"
+	miss)
+		start_adapter miss EPS_CACHE_TTL=0
+		check "$base$search_path" "$token"
+		ap=$pid
+		start_baseline passthrough -patients "$PATIENTS"; bp=$pid
+		check "$burl/?nhsNumber=$MANY_ITEMS&earliestDate=$from&latestDate=$to"
+		measure "passthrough proxy, same Spine search" "$burl/?nhsNumber=$MANY_ITEMS&earliestDate=$from&latestDate=$to" "$CONNECTIONS"
+		measure "adapter cache miss" "$base$search_path" "$CONNECTIONS" "$token"
+		stop "$bp"; stop "$ap"
+		;;
+	audit)
+		start_adapter noaudit EPS_AUDIT_DSN=off
+		check "$base$search_path" "$token"
+		measure "adapter cache hit, audit off" "$base$search_path" "$CONNECTIONS" "$token"
+		stop "$pid"
 		;;
 	read)
-		check "$base/MedicationRequest/$READ_ID"
-		run_one "(b) read MedicationRequest/$READ_ID (one Spine retrieve)" "$base/MedicationRequest/$READ_ID"
+		start_adapter read
+		check "$base/MedicationRequest/$READ_ID" "$token"
+		measure "read MedicationRequest (cache on)" "$base/MedicationRequest/$READ_ID" "$CONNECTIONS" "$token"
+		stop "$pid"
+		;;
+	metadata)
+		start_adapter metadata
+		check "$base/metadata"
+		measure "metadata (no Spine, no token)" "$base/metadata" "$CONNECTIONS"
+		stop "$pid"
 		;;
 	spread)
-		if [[ "$TOOL" != wrk ]]; then
-			echo; echo "== (d) skipped: spreading requests over many patients needs wrk's scripting"
-			continue
-		fi
+		start_adapter spread
 		"$work/nhsnumbers" -patients "$PATIENTS" -n "$SPREAD" >"$work/nhs.txt"
-		check "$(search_url "$(head -1 "$work/nhs.txt")")"
-		# wrk's request() rotates through the patients; each thread starts at its own offset.
 		sed "s|@NHS_FILE@|$work/nhs.txt|" "$here/spread.lua" >"$work/spread.lua"
-		run_one "(d) patient search over $SPREAD generated patients, _count=50" "$(search_url "$(head -1 "$work/nhs.txt")")" "$work/spread.lua"
+		first="$base/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C$(head -1 "$work/nhs.txt")&_count=50&_summary=true"
+		check "$first" "$token"
+		measure "search over $SPREAD generated patients" "$first" "$CONNECTIONS" "$token" "$work/spread.lua"
+		stop "$pid"
 		;;
-	*)
-		echo "load: unknown scenario $s (want metadata, search, read, spread)" >&2; exit 2 ;;
+	*) echo "load: unknown scenario $s" >&2; exit 2 ;;
 	esac
 done
 
 echo
-errors=$(grep -c 'level=ERROR' "$work/server.log" || true)
-echo "== done; the adapter logged $errors errors"
+echo "== summary (requests/s; ratios against the plain Go servers in this same run)"
+for k in "${!RPS[@]}"; do printf '   %-45s %10s req/s   p99 %s\n' "$k" "${RPS[$k]}" "${P99[$k]:-}"; done | sort
+[[ -n "${RPS[adapter cache hit]:-}" ]] && echo "   cache hit / static server:          $(ratio 'adapter cache hit' 'static server, same bytes')"
+[[ -n "${RPS[adapter cache miss]:-}" ]] && echo "   cache miss / passthrough proxy:     $(ratio 'adapter cache miss' 'passthrough proxy, same Spine search')"
+[[ -n "${RPS[adapter cache hit, audit off]:-}" ]] && echo "   hit with audit / hit without audit: $(ratio 'adapter cache hit' 'adapter cache hit, audit off')"
+if [[ -n "${P99[adapter cache hit, $WIDE conns]:-}" ]]; then
+	echo "   p99 at $WIDE connections: adapter hit ${P99[adapter cache hit, $WIDE conns]}, static ${P99[static server, same bytes, $WIDE conns]}"
+fi
+if [[ -f "$work/hit/log" ]]; then
+	echo "   audit commits (hit run): $(grep -o 'audit trail closed.*' "$work/hit/log" | head -1)"
+fi
