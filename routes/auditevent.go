@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
@@ -17,7 +16,6 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
 	"github.com/nhs-eps/eps-fhir-tracker/mapping"
-	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
 // searchAuditEvents answers GET AuditEvent?patient=&agent=&date= for auditors: the trail, newest
@@ -86,73 +84,29 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 	h.answer(c, "", b, found{Patient: aq.PatientNHS})
 }
 
-// parseAuditQuery reads the AuditEvent search parameters, and returns the canonical query for links.
+// parseAuditQuery reads the AuditEvent search parameters (audit.ParseQuery), as ParamErrors naming
+// each bad parameter, and returns the canonical query for the links.
 func parseAuditQuery(q url.Values) (audit.Query, url.Values, error) {
-	aq := audit.Query{Count: 50}
-	self := url.Values{}
-	var errs []error
-	bad := func(param, msg string) { errs = append(errs, &mapping.ParamError{Param: param, Msg: msg}) }
-	if v := q.Get("patient"); v != "" {
-		nhs := strings.TrimPrefix(v, "Patient/")
-		nhs = strings.TrimPrefix(nhs, mapping.SystemNHSNumber+"|")
-		if !tracker.ValidNHSNumber(nhs) {
-			bad("patient", "Want Patient/{NHS number} or a valid NHS number.")
+	aq, err := audit.ParseQuery(q)
+	if err != nil {
+		var errs []error
+		for _, line := range strings.Split(err.Error(), "\n") {
+			param, msg, _ := strings.Cut(line, ": ")
+			errs = append(errs, &mapping.ParamError{Param: param, Msg: msg})
 		}
-		aq.PatientNHS = nhs
-		self.Set("patient", nhs)
-	}
-	if v := q.Get("agent"); v != "" {
-		aq.Agent = strings.TrimPrefix(v, "Practitioner/")
-		self.Set("agent", aq.Agent)
-	}
-	for _, v := range q["date"] {
-		prefix, rest := v[:min(2, len(v))], v[min(2, len(v)):]
-		if prefix[0] >= '0' && prefix[0] <= '9' {
-			prefix, rest = "eq", v
-		}
-		t, precision, err := parseAuditDate(rest)
-		if err != nil {
-			bad("date", "Want a date such as ge2026-11-01 or le2026-11-23T12:00:00Z.")
-			continue
-		}
-		switch prefix {
-		case "ge":
-			aq.Since = t
-		case "gt":
-			aq.Since = t.Add(precision)
-		case "lt":
-			aq.Until = t
-		case "le":
-			aq.Until = t.Add(precision)
-		case "eq":
-			aq.Since, aq.Until = t, t.Add(precision)
-		default:
-			bad("date", "Only the prefixes eq, ge, gt, le and lt are supported.")
-		}
-		self.Add("date", v)
-	}
-	if v := q.Get("_count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			bad("_count", "Want a whole number from 1 to 100.")
-		}
-		aq.Count = n
-	}
-	self.Set("_count", strconv.Itoa(aq.Count))
-	if aq.PatientNHS == "" && aq.Agent == "" && aq.Since.IsZero() && aq.Until.IsZero() {
-		bad("patient", "Give at least one of patient, agent or date.")
-	}
-	if len(errs) > 0 {
 		return aq, nil, errors.Join(errs...)
 	}
-	return aq, self, nil
-}
-
-// parseAuditDate reads a day or an instant, and the span it covers.
-func parseAuditDate(s string) (time.Time, time.Duration, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, 24 * time.Hour, nil
+	if aq.PatientNHS == "" && aq.Agent == "" && aq.Since.IsZero() && aq.Until.IsZero() {
+		return aq, nil, &mapping.ParamError{Param: "patient", Msg: "Give at least one of patient, agent or date."}
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	return t, time.Second, err
+	if aq.Count == 0 {
+		aq.Count = audit.DefaultCount
+	}
+	self := url.Values{"_count": {strconv.Itoa(aq.Count)}}
+	for _, k := range []string{"patient", "agent", "date"} {
+		if vs := q[k]; len(vs) > 0 {
+			self[k] = vs
+		}
+	}
+	return aq, self, nil
 }

@@ -1,0 +1,134 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseQuery reads the search parameters of GET /FHIR/R4/AuditEvent into a Query:
+//
+//   - patient: Patient/{nhs}, an NHS number, or https://fhir.nhs.uk/Id/nhs-number|{nhs};
+//   - agent: the user id;
+//   - date: a FHIR date or dateTime with an optional eq (default), ge, gt, le or lt prefix, repeated
+//     for a range;
+//   - _count: page size, 1 to MaxCount.
+//
+// Other parameters (_format, _pretty, paging tokens) are the caller's. All problems are returned
+// joined, each naming its parameter.
+func ParseQuery(v url.Values) (Query, error) {
+	var (
+		q    Query
+		errs []error
+	)
+	fail := func(param, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{param}, a...)...))
+	}
+	if ps := v["patient"]; len(ps) > 0 {
+		nhs, ok := patientNHS(ps[len(ps)-1])
+		switch {
+		case len(ps) > 1:
+			fail("patient", "give one patient")
+		case !ok:
+			fail("patient", "want Patient/{NHS number}, an NHS number or %s|{NHS number}", systemNHSNumber)
+		}
+		q.PatientNHS = nhs
+	}
+	if as := v["agent"]; len(as) > 0 {
+		if len(as) > 1 || as[0] == "" {
+			fail("agent", "give one user id")
+		}
+		q.Agent = as[0]
+	}
+	for _, d := range v["date"] {
+		prefix, lo, hi, err := parseDate(d)
+		if err != nil {
+			fail("date", "%q: %v", d, err)
+			continue
+		}
+		// Each bound narrows the range, so repeated parameters intersect as FHIR's AND requires.
+		since, until := time.Time{}, time.Time{}
+		switch prefix {
+		case "eq":
+			since, until = lo, hi
+		case "ge":
+			since = lo
+		case "gt":
+			since = hi
+		case "le":
+			until = hi
+		case "lt":
+			until = lo
+		}
+		if !since.IsZero() && since.After(q.Since) {
+			q.Since = since
+		}
+		if !until.IsZero() && (q.Until.IsZero() || until.Before(q.Until)) {
+			q.Until = until
+		}
+	}
+	if cs := v["_count"]; len(cs) > 0 {
+		n, err := strconv.Atoi(cs[len(cs)-1])
+		if err != nil || n < 1 || n > MaxCount {
+			fail("_count", "want a whole number from 1 to %d", MaxCount)
+		}
+		q.Count = n
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Query{}, err
+	}
+	return q, nil
+}
+
+// patientNHS accepts the forms a client may use to name a patient by NHS number.
+func patientNHS(s string) (string, bool) {
+	s = strings.TrimPrefix(s, "Patient/")
+	s = strings.TrimPrefix(s, systemNHSNumber+"|")
+	if len(s) != 10 {
+		return "", false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// dateLayouts are the FHIR date and dateTime precisions, each with the step its value spans.
+var dateLayouts = []struct {
+	layout string
+	span   func(time.Time) time.Time
+}{
+	{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+	{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+	{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+	{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	{"2006-01-02T15:04:05Z07:00", func(t time.Time) time.Time { return t.Add(time.Second) }},
+	{time.RFC3339Nano, func(t time.Time) time.Time { return t.Add(time.Nanosecond) }},
+}
+
+// parseDate reads an optionally prefixed date search value as its prefix and the instants it spans,
+// [lo, hi). Dates without a zone are UTC, the zone the trail records in.
+func parseDate(s string) (prefix string, lo, hi time.Time, err error) {
+	prefix = "eq"
+	if len(s) > 2 && s[0] >= 'a' && s[0] <= 'z' {
+		prefix, s = s[:2], s[2:]
+	}
+	switch prefix {
+	case "eq", "ge", "gt", "le", "lt":
+	default:
+		return "", lo, hi, fmt.Errorf("prefix %q is not supported (use eq, ge, gt, le or lt)", prefix)
+	}
+	// A '+' of a zone offset may arrive decoded as a space.
+	s = strings.Replace(s, " ", "+", 1)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l.layout, s); err == nil {
+			return prefix, t.UTC(), l.span(t).UTC(), nil
+		}
+	}
+	return "", lo, hi, errors.New("want YYYY, YYYY-MM, YYYY-MM-DD or a dateTime with a zone")
+}

@@ -1,0 +1,320 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxBatch bounds the records of one group commit, so one slow commit cannot grow without limit.
+const maxBatch = 512
+
+// commitTimeout bounds one group commit. It is not a request's context: a batch serves many requests,
+// and one caller giving up must not abort the others' records.
+const commitTimeout = 30 * time.Second
+
+// Store is an append-only audit trail. Record, Ready, Search and Verify are safe for concurrent use.
+type Store struct {
+	db       *sql.DB
+	dialect  dialect
+	instance string
+	signer   Key
+	keys     keyring
+	log      *slog.Logger
+	retain   time.Duration
+	now      func() time.Time
+
+	reqs   chan *request
+	prunes chan *pruneRequest
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	commits, records atomic.Int64
+	largest          atomic.Int64
+}
+
+type request struct {
+	ev   Event
+	done chan error
+}
+
+type pruneRequest struct {
+	before time.Time
+	done   chan pruneResult
+}
+
+type pruneResult struct {
+	removed int
+	err     error
+}
+
+// Open opens (creating when needed) the store c.DSN names and starts its writer. Schema creation is
+// idempotent and safe when two instances start against one PostgreSQL database at once.
+func Open(ctx context.Context, c Config) (*Store, error) {
+	if len(c.Keys) == 0 {
+		return nil, errors.New("audit: no HMAC key (EPS_AUDIT_KEY)")
+	}
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s.instance = c.Instance
+	if s.instance == "" {
+		s.instance = DefaultInstance()
+	}
+	s.signer = c.Keys[0]
+	s.retain = c.Retention
+	if err := createSchema(ctx, s.db, s.dialect); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	head, err := s.chainHead(ctx)
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	s.reqs = make(chan *request)
+	s.prunes = make(chan *pruneRequest)
+	s.quit = make(chan struct{})
+	s.done = make(chan struct{})
+	go s.write(head)
+	return s, nil
+}
+
+// openStore connects without starting a writer: enough for Verify and Search.
+func openStore(ctx context.Context, c Config) (*Store, error) {
+	dsn := c.DSN
+	if dsn == "" {
+		return nil, errors.New("audit: no DSN")
+	}
+	db, d, err := openDB(ctx, dsn, c.busyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("audit: %s: %w", d, err)
+	}
+	return &Store{db: db, dialect: d, keys: newKeyring(c.Keys), log: c.logger(), now: time.Now}, nil
+}
+
+// Instance is the name of the chain this store appends to.
+func (s *Store) Instance() string { return s.instance }
+
+// Retention is the configured retention; 0 keeps everything.
+func (s *Store) Retention() time.Duration { return s.retain }
+
+// head is the last committed record of this instance's chain.
+type head struct {
+	seq int64
+	mac string
+}
+
+func (s *Store) chainHead(ctx context.Context) (head, error) {
+	var h head
+	err := s.db.QueryRowContext(ctx,
+		`SELECT seq, mac FROM audit_records WHERE chain = $1 ORDER BY seq DESC LIMIT 1`, s.instance,
+	).Scan(&h.seq, &h.mac)
+	if errors.Is(err, sql.ErrNoRows) {
+		return head{}, nil
+	}
+	if err != nil {
+		return head{}, fmt.Errorf("audit: read chain head: %w", err)
+	}
+	return h, nil
+}
+
+// Record appends e to the trail and returns only once the record is durably committed. Any error
+// means the record may not exist, and the caller must not send the data it describes.
+func (s *Store) Record(ctx context.Context, e Event) error {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	r := &request{ev: e, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("audit: record: %w", ctx.Err())
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("audit: record: %w", ctx.Err())
+	}
+}
+
+// write is the single writer of this instance's chain. It takes one request, then every request that
+// arrived meanwhile, and commits them in one transaction: while one commit syncs, the next batch
+// gathers, so a busy adapter pays one sync for many records.
+func (s *Store) write(h head) {
+	defer close(s.done)
+	stale := false
+	for {
+		select {
+		case <-s.quit:
+			return
+		case p := <-s.prunes:
+			h, stale = s.reload(h, stale)
+			var res pruneResult
+			h, res = s.prune(h, p.before)
+			stale = res.err != nil
+			p.done <- res
+		case r := <-s.reqs:
+			batch := []*request{r}
+		gather:
+			for len(batch) < maxBatch {
+				select {
+				case r := <-s.reqs:
+					batch = append(batch, r)
+				default:
+					break gather
+				}
+			}
+			h, stale = s.reload(h, stale)
+			var err error
+			h, err = s.commit(h, batch)
+			stale = err != nil
+			for _, r := range batch {
+				r.done <- err
+			}
+		}
+	}
+}
+
+// reload rereads the chain head after a failed commit: a commit whose answer was lost may have
+// landed, and the next record must link to whatever is really the last one.
+func (s *Store) reload(h head, stale bool) (head, bool) {
+	if !stale {
+		return h, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	nh, err := s.chainHead(ctx)
+	if err != nil {
+		return h, true
+	}
+	return nh, false
+}
+
+// commit writes a batch as one transaction and returns the new head, or the old one on failure.
+func (s *Store) commit(h head, batch []*request) (head, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	recs := make([]Record, len(batch))
+	next := h
+	for i, r := range batch {
+		next.seq++
+		recs[i] = s.seal(Record{Event: r.ev, Chain: s.instance, Seq: next.seq, Kind: KindAccess}, next.mac)
+		next.mac = recs[i].MAC
+	}
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.durable(ctx, tx); err != nil {
+			return err
+		}
+		return insert(ctx, tx, recs)
+	}); err != nil {
+		return h, fmt.Errorf("audit: commit %d records: %w", len(recs), err)
+	}
+	s.commits.Add(1)
+	s.records.Add(int64(len(recs)))
+	for {
+		old := s.largest.Load()
+		if int64(len(recs)) <= old || s.largest.CompareAndSwap(old, int64(len(recs))) {
+			break
+		}
+	}
+	return next, nil
+}
+
+// seal links r after prev and signs it with the current key.
+func (s *Store) seal(r Record, prev string) Record {
+	r.Time = r.Time.UTC()
+	r.KeyID = s.signer.ID
+	r.PrevMAC = prev
+	r.MAC = sign(s.signer, r)
+	return r
+}
+
+// durable makes a PostgreSQL commit wait for the server's WAL flush whatever synchronous_commit the
+// server or role defaults to: an asynchronous commit could lose a record whose data was already sent.
+// SQLite's durability comes from the DSN's synchronous=FULL.
+func (s *Store) durable(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect != postgresDB {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO on`)
+	return err
+}
+
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Ready reports whether the store can take a write now, for /readyz: it inserts a probe record into
+// the audit table inside a transaction and rolls it back, so it proves the write path (lock,
+// permissions, table, connection) without leaving anything behind.
+func (s *Store) Ready(ctx context.Context) error {
+	probe := Record{Event: Event{Time: s.now()}, Chain: "ready-probe:" + s.instance, Seq: -1, Kind: "probe"}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := insert(ctx, tx, []Record{probe}); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		return fmt.Errorf("audit: not writable: %w", err)
+	}
+	return nil
+}
+
+// errRollback makes inTx roll back a transaction that succeeded.
+var errRollback = errors.New("rollback")
+
+// Stats counts the store's group commits since Open, for the benchmark.
+type Stats struct {
+	Commits int64 // durable commits of access records
+	Records int64 // records they carried
+	Largest int64 // most records in one commit
+}
+
+// PerCommit is the mean number of records per durable commit.
+func (st Stats) PerCommit() float64 {
+	if st.Commits == 0 {
+		return 0
+	}
+	return float64(st.Records) / float64(st.Commits)
+}
+
+// Stats returns the commit counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Records: s.records.Load(), Largest: s.largest.Load()}
+}
+
+// Close stops the writer, failing records not yet taken with ErrClosed, and closes the database.
+// Records already taken are committed or failed before Close returns.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+			<-s.done
+		}
+	})
+	return s.db.Close()
+}

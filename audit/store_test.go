@@ -1,0 +1,221 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestRecordAndSearch(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}})
+			day := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+			var want []Event
+			// Patient 9990000001 is seen by alice on days 0..5, patient 9990000002 by bob on days 0..2.
+			for i := range 6 {
+				e := event("9990000001", "alice", day.Add(time.Duration(i)*24*time.Hour))
+				want = append(want, e)
+				if err := s.Record(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 3 {
+				e := event("9990000002", "bob", day.Add(time.Duration(i)*24*time.Hour+time.Hour))
+				e.Status, e.Outcome, e.PrescriptionIDs = 403, "forbidden", nil
+				if err := s.Record(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			t.Run("a record reads back exactly as it was recorded", func(t *testing.T) {
+				recs, total, err := s.Search(ctx, Query{PatientNHS: "9990000001", Count: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := total, 6; got != want {
+					t.Fatalf("total = %d, want %d", got, want)
+				}
+				var got []Event
+				for i := len(recs) - 1; i >= 0; i-- { // newest first
+					got = append(got, recs[i].Event)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
+					t.Errorf("events (-want +got):\n%s", diff)
+				}
+			})
+
+			for _, tc := range []struct {
+				name      string
+				q         Query
+				wantTotal int
+				wantDays  []int // days after day of the records on the page, newest first
+			}{
+				{"searching by patient finds only that patient's records", Query{PatientNHS: "9990000002"}, 3, []int{2, 1, 0}},
+				{"searching by agent finds only that user's records", Query{Agent: "alice", Count: 2}, 6, []int{5, 4}},
+				{"the second page follows the first", Query{Agent: "alice", Count: 2, Offset: 2}, 6, []int{3, 2}},
+				{"a page past the end is empty but keeps the total", Query{Agent: "alice", Offset: 10}, 6, nil},
+				{"a date range includes its start and excludes its end", Query{PatientNHS: "9990000001",
+					Since: day.Add(24 * time.Hour), Until: day.Add(3 * 24 * time.Hour)}, 2, []int{2, 1}},
+				{"patient, agent and date combine", Query{PatientNHS: "9990000002", Agent: "bob",
+					Since: day.Add(24 * time.Hour)}, 2, []int{2, 1}},
+				{"an unknown patient matches nothing", Query{PatientNHS: "9990000003"}, 0, nil},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					recs, total, err := s.Search(ctx, tc.q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got, want := total, tc.wantTotal; got != want {
+						t.Errorf("total = %d, want %d", got, want)
+					}
+					var days []int
+					for _, r := range recs {
+						days = append(days, int(r.Time.Sub(day)/(24*time.Hour)))
+					}
+					if diff := cmp.Diff(tc.wantDays, days); diff != "" {
+						t.Errorf("days on the page (-want +got):\n%s", diff)
+					}
+				})
+			}
+			verifyOK(t, s)
+		})
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name+": concurrent records share durable commits", func(t *testing.T) {
+			ctx := context.Background()
+			dsn := b.dsn(t)
+			s := open(t, Config{DSN: dsn, Keys: []Key{newKey(t, "k1")}})
+			// Another connection holds the write lock while the requests arrive, as a slow disk would,
+			// so they queue behind the first commit and must be carried together by the next.
+			release := holdWriteLock(t, dsn, b.name)
+			const n = 64
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					errs <- s.Record(ctx, event(fmt.Sprintf("99900%05d", i), "alice", time.Now()))
+				})
+			}
+			time.Sleep(200 * time.Millisecond) // let the requests queue; nothing is asserted on time
+			release()
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := s.Stats()
+			if got, want := st.Records, int64(n); got != want {
+				t.Errorf("Stats().Records = %d, want %d", got, want)
+			}
+			if st.Commits >= st.Records || st.Largest < 2 {
+				t.Errorf("Stats() = %+v: no commit carried more than one record", st)
+			}
+			t.Logf("%d records in %d commits (%.1f per commit, largest %d)", st.Records, st.Commits, st.PerCommit(), st.Largest)
+			rep := verifyOK(t, s)
+			if got, want := rep.Chains[0].Records, n; got != want {
+				t.Errorf("chain holds %d records, want %d", got, want)
+			}
+		})
+	}
+}
+
+// holdWriteLock takes the audit table's write lock from a separate connection and returns the
+// function that releases it.
+func holdWriteLock(t *testing.T, dsn, backend string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	db := rawDB(t, dsn)
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE on SQLite: the database's write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backend == "postgresql" {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE audit_records IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { tx.Rollback() }) }
+	t.Cleanup(release)
+	return release
+}
+
+func TestFailClosed(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sqlite: while another process holds the write lock, Record and Ready fail", func(t *testing.T) {
+		dsn := backends(t)[0].dsn(t)
+		s := open(t, Config{DSN: dsn, Keys: []Key{newKey(t, "k1")}, busyTimeout: 100 * time.Millisecond})
+		release := holdWriteLock(t, dsn, "sqlite")
+		if err := s.Record(ctx, event("9990000001", "alice", time.Now())); err == nil {
+			t.Error("Record succeeded on a locked store")
+		}
+		if err := s.Ready(ctx); err == nil {
+			t.Error("Ready succeeded on a locked store")
+		}
+		release()
+		if err := s.Ready(ctx); err != nil {
+			t.Errorf("Ready once the lock is gone: %v", err)
+		}
+		if err := s.Record(ctx, event("9990000002", "alice", time.Now())); err != nil {
+			t.Fatalf("Record once the lock is gone: %v", err)
+		}
+		if _, total, _ := s.Search(ctx, Query{PatientNHS: "9990000001"}); total != 0 {
+			t.Errorf("the failed record is in the trail")
+		}
+		verifyOK(t, s)
+	})
+	for _, b := range backends(t)[1:] {
+		t.Run(b.name+": with the audit table gone, Record and Ready fail, and recover when it returns", func(t *testing.T) {
+			dsn := b.dsn(t)
+			s := open(t, Config{DSN: dsn, Keys: []Key{newKey(t, "k1")}})
+			if err := s.Record(ctx, event("9990000001", "alice", time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			db := rawDB(t, dsn)
+			if _, err := db.ExecContext(ctx, `ALTER TABLE audit_records RENAME TO audit_records_away`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Record(ctx, event("9990000002", "alice", time.Now())); err == nil {
+				t.Error("Record succeeded without a table")
+			}
+			if err := s.Ready(ctx); err == nil {
+				t.Error("Ready succeeded without a table")
+			}
+			if _, err := db.ExecContext(ctx, `ALTER TABLE audit_records_away RENAME TO audit_records`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Ready(ctx); err != nil {
+				t.Errorf("Ready once the table is back: %v", err)
+			}
+			if err := s.Record(ctx, event("9990000003", "alice", time.Now())); err != nil {
+				t.Fatalf("Record once the table is back: %v", err)
+			}
+			verifyOK(t, s)
+		})
+	}
+	t.Run("a closed store refuses records", func(t *testing.T) {
+		s := open(t, Config{DSN: backends(t)[0].dsn(t), Keys: []Key{newKey(t, "k1")}})
+		s.Close()
+		if err := s.Record(ctx, event("9990000001", "alice", time.Now())); !errors.Is(err, ErrClosed) {
+			t.Errorf("Record after Close = %v, want ErrClosed", err)
+		}
+	})
+	t.Run("Open refuses to start without a key", func(t *testing.T) {
+		if _, err := Open(ctx, Config{DSN: backends(t)[0].dsn(t)}); err == nil {
+			t.Error("Open succeeded without a key")
+		}
+	})
+}
