@@ -81,7 +81,7 @@ func newBenchPage(b *testing.B) *benchPage {
 // collect does what routes' searcher does with the tracker's answer: map and filter every line item,
 // then take the first page.
 func (bp *benchPage) collect() (page []mapping.Match, total int, err error) {
-	ms, err := mapping.Collect(bp.srcs, bp.srch, mapping.Options{BaseURL: benchBase})
+	ms, err := mapping.Collect(bp.srcs, bp.srch)
 	if err != nil {
 		return nil, 0, err
 	}

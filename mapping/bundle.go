@@ -36,12 +36,15 @@ type Match struct {
 // Collect maps each source to its MedicationRequests, keeps those the search matches exactly
 // (authoredOn and status) and returns them in the search's stable order: authoredOn descending, then
 // prescription ID, issue and line.
-func Collect(srcs []Source, s *Search, o Options) ([]Match, error) {
+func Collect(srcs []Source, s *Search) ([]Match, error) {
 	var out []Match
 	for _, src := range srcs {
-		ms, err := matches(src, o)
+		ms, err := Expand(src)
 		if err != nil {
 			return nil, err
+		}
+		if out == nil {
+			out = make([]Match, 0, len(srcs)*len(ms))
 		}
 		for _, m := range ms {
 			if s.MatchesAuthored(m.AuthoredOn) && s.MatchesStatus(RequestStatus(m.Request)) {
@@ -53,48 +56,39 @@ func Collect(srcs []Source, s *Search, o Options) ([]Match, error) {
 	return out, nil
 }
 
-// Expand maps one source to all its MedicationRequests, unfiltered, in line order: what a search
-// shows for a prescription once its full form is known.
-func Expand(src Source, o Options) ([]Match, error) { return matches(src, o) }
-
-func matches(src Source, o Options) ([]Match, error) {
-	reqs, err := MedicationRequests(src, o)
+// Expand maps one source to all its MedicationRequests, unfiltered, in line order, each with the
+// MedicationDispenses that point at it (full form): what a search shows for a prescription.
+func Expand(src Source) ([]Match, error) {
+	v, err := newView(src)
 	if err != nil {
 		return nil, err
 	}
-	var dispenses []*mdpb.MedicationDispense
-	if src.Full {
-		if dispenses, err = MedicationDispenses(src, o); err != nil {
-			return nil, err
-		}
+	reqs := v.requests()
+	dispenses := v.dispenses()
+	var prescriber tracker.Organisation
+	if v.full {
+		prescriber = v.prescriber()
 	}
-	p := src.Prescription
-	out := make([]Match, 0, len(reqs))
-	for _, r := range reqs {
-		id, issue, ordinal, ok := ParseMedicationRequestID(r.GetId().GetValue())
-		if !ok {
-			return nil, fmt.Errorf("mapping: produced an unreadable id %q", r.GetId().GetValue())
-		}
+	out := make([]Match, len(reqs))
+	for i, r := range reqs {
+		li := &v.issue.LineItems[i]
 		m := Match{
 			Request:        r,
-			NHSNumber:      p.PatientNHSNumber,
+			Prescriber:     prescriber,
+			NHSNumber:      v.p.PatientNHSNumber,
 			AuthoredOn:     authoredOn(r),
-			PrescriptionID: id,
-			Issue:          issue,
-			Ordinal:        ordinal,
+			PrescriptionID: v.p.ID,
+			Issue:          v.issue.Number,
+			Ordinal:        li.Ordinal,
 		}
-		if src.Full {
-			m.Prescriber = Prescriber(src)
-			ref := "MedicationRequest/" + r.GetId().GetValue()
-			for _, d := range dispenses {
-				for _, a := range d.GetAuthorizingPrescription() {
-					if referenceString(a) == ref {
-						m.Dispenses = append(m.Dispenses, d)
-					}
-				}
+		// A dispense shares its line's ordinal; both lists are in line order.
+		for _, d := range dispenses {
+			if d.GetAuthorizingPrescription()[0].GetMedicationRequestId().GetValue() == r.GetId().GetValue() {
+				m.Dispenses = []*mdpb.MedicationDispense{d}
+				break
 			}
 		}
-		out = append(out, m)
+		out[i] = m
 	}
 	return out, nil
 }
@@ -118,6 +112,9 @@ func SortMatches(ms []Match) {
 
 // RequestStatus is a MedicationRequest's status as its FHIR code ("active", "on-hold"...).
 func RequestStatus(r *mrpb.MedicationRequest) string {
+	if c, ok := requestStatusCode[r.GetStatus().GetValue()]; ok {
+		return c
+	}
 	return strings.ToLower(strings.ReplaceAll(r.GetStatus().GetValue().String(), "_", "-"))
 }
 
@@ -126,16 +123,6 @@ func authoredOn(r *mrpb.MedicationRequest) time.Time {
 		return time.UnixMicro(a.GetValueUs()).UTC()
 	}
 	return time.Time{}
-}
-
-func referenceString(r *d4pb.Reference) string {
-	if id := r.GetMedicationDispenseId(); id != nil {
-		return "MedicationDispense/" + id.GetValue()
-	}
-	if id := r.GetMedicationRequestId(); id != nil {
-		return "MedicationRequest/" + id.GetValue()
-	}
-	return r.GetUri().GetValue()
 }
 
 // Page is one page of a searchset: the matches it shows and what surrounds them.
@@ -155,12 +142,22 @@ type Page struct {
 	Now time.Time
 }
 
+var searchsetType = &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET}
+
+// entrySearch is each entry's search mode, shared (see codes.go).
+var entrySearch = map[c4pb.SearchEntryModeCode_Value]*bcrpb.Bundle_Entry_Search{
+	c4pb.SearchEntryModeCode_MATCH:   {Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: c4pb.SearchEntryModeCode_MATCH}},
+	c4pb.SearchEntryModeCode_INCLUDE: {Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: c4pb.SearchEntryModeCode_INCLUDE}},
+	c4pb.SearchEntryModeCode_OUTCOME: {Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: c4pb.SearchEntryModeCode_OUTCOME}},
+}
+
 // SearchBundle builds the searchset Bundle for a page: its matches, each included Patient and
 // Organization once, the dispenses that point at its matches, and the outcome notes.
 func SearchBundle(p Page) (*bcrpb.Bundle, error) {
 	b := &bcrpb.Bundle{
-		Type:  &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET},
+		Type:  searchsetType,
 		Total: &d4pb.UnsignedInt{Value: uint32(p.Total)},
+		Entry: make([]*bcrpb.Bundle_Entry, 0, len(p.Matches)+len(p.Outcomes)),
 	}
 	if !p.Now.IsZero() {
 		b.Timestamp = &d4pb.Instant{ValueUs: p.Now.UnixMicro(), Timezone: "Z", Precision: d4pb.Instant_SECOND}
@@ -178,21 +175,14 @@ func SearchBundle(p Page) (*bcrpb.Bundle, error) {
 		if err != nil {
 			return err
 		}
-		e := &bcrpb.Bundle_Entry{
-			Resource: cr,
-			Search:   &bcrpb.Bundle_Entry_Search{Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: mode}},
-		}
+		e := &bcrpb.Bundle_Entry{Resource: cr, Search: entrySearch[mode]}
 		if id != "" {
 			e.FullUrl = &d4pb.Uri{Value: p.BaseURL + "/" + typ + "/" + id}
 		}
 		b.Entry = append(b.Entry, e)
 		return nil
 	}
-	for _, m := range p.Matches {
-		if err := add(m.Request, "MedicationRequest", m.Request.GetId().GetValue(), c4pb.SearchEntryModeCode_MATCH); err != nil {
-			return nil, err
-		}
-	}
+	addMatches(b, p)
 	seen := make(map[string]bool)
 	for _, m := range p.Matches {
 		if p.IncludePatient && m.NHSNumber != "" && !seen["Patient/"+m.NHSNumber] {
@@ -226,6 +216,43 @@ func SearchBundle(p Page) (*bcrpb.Bundle, error) {
 		}
 	}
 	return b, nil
+}
+
+// matchParts is what a match entry is made of, allocated for the whole page at once.
+type matchParts struct {
+	entry   bcrpb.Bundle_Entry
+	cr      bcrpb.ContainedResource
+	request bcrpb.ContainedResource_MedicationRequest
+	fullURL d4pb.Uri
+}
+
+// addMatches adds an entry per match; their fullUrls are cut from one string.
+func addMatches(b *bcrpb.Bundle, p Page) {
+	const typ = "/MedicationRequest/"
+	var size int
+	for _, m := range p.Matches {
+		size += len(p.BaseURL) + len(typ) + len(m.Request.GetId().GetValue())
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, m := range p.Matches {
+		sb.WriteString(p.BaseURL)
+		sb.WriteString(typ)
+		sb.WriteString(m.Request.GetId().GetValue())
+	}
+	urls := sb.String()
+	parts := make([]matchParts, len(p.Matches))
+	for i, m := range p.Matches {
+		mp := &parts[i]
+		n := len(p.BaseURL) + len(typ) + len(m.Request.GetId().GetValue())
+		mp.fullURL.Value, urls = urls[:n], urls[n:]
+		mp.request.MedicationRequest = m.Request
+		mp.cr.OneofResource = &mp.request
+		mp.entry.Resource = &mp.cr
+		mp.entry.Search = entrySearch[c4pb.SearchEntryModeCode_MATCH]
+		mp.entry.FullUrl = &mp.fullURL
+		b.Entry = append(b.Entry, &mp.entry)
+	}
 }
 
 // Contain wraps a resource for a Bundle entry.

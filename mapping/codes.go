@@ -6,35 +6,36 @@ import (
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	mdpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_dispense_go_proto"
+	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
 
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
-// Identifier systems (SPEC 4.5).
-const (
-	SystemNHSNumber         = "https://fhir.nhs.uk/Id/nhs-number"
-	SystemPrescriptionID    = "https://fhir.nhs.uk/Id/prescription-order-number"
-	SystemLineItemID        = "https://fhir.nhs.uk/Id/prescription-order-item-number"
-	SystemODSOrganization   = "https://fhir.nhs.uk/Id/ods-organization-code"
-	SystemSNOMED            = "http://snomed.info/sct"
-	SystemUCUM              = "http://unitsofmeasure.org"
-	SystemObservationValue  = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
-	SystemHL7CourseTherapy  = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
-	SystemNHSCourseTherapy  = "https://fhir.nhs.uk/CodeSystem/medicationrequest-course-of-therapy"
-	SystemBusinessStatus    = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
-	SystemDispenseType      = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
-	SystemPrescriptionType  = "https://fhir.nhs.uk/CodeSystem/prescription-type"
-	ExtensionDataAbsent     = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-	ExtensionBusinessStatus = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus"
-	ExtensionDispensingInfo = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-DispensingInformation"
-	ExtensionRepeatInfo     = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-RepeatInformation"
-	ExtensionPendingCancel  = "https://fhir.nhs.uk/StructureDefinition/Extension-PendingCancellation"
-	ExtensionPrescriptionTy = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionType"
-)
+// The code tables of SPEC section 4, and the FHIR sub-messages they give, built once.
+//
+// Sharing: what is built here is shared by every resource the package returns, across requests and
+// goroutines, so that a page of 50 entries does not build the same codings 50 times. Shared messages
+// are never mutated, here or by a caller (clone a resource before changing it), and none holds a
+// Reference: google/fhir's jsonformat rewrites references in place while marshalling.
 
-// TagSubsetted marks a resource built from a search's summary: Spine's search gives no line-item UUID,
-// prescriber or medication.
-const TagSubsetted = "SUBSETTED"
+// lineItemDisplay is the display text of each line-item status as NHS England's Clinical Prescription
+// Tracker gives it in FHIR (its LINE_ITEM_STATUS_MAP and the dispense-status coding of its API
+// schema), which differs from Spine's statusText for 0004 ("Item not dispensed owing") and 0007
+// ("To Be Dispensed").
+var lineItemDisplay = map[tracker.LineItemStatus]string{
+	tracker.ItemFullyDispensed:    "Item fully dispensed",
+	tracker.ItemNotDispensed:      "Item not dispensed",
+	tracker.ItemPartialDispensed:  "Item dispensed - partial",
+	tracker.ItemNotDispensedOwing: "Item not dispensed - owing",
+	tracker.ItemCancelled:         "Item Cancelled",
+	tracker.ItemExpired:           "Expired",
+	tracker.ItemToBeDispensed:     "Item to be dispensed",
+	tracker.ItemWithDispenser:     "Item with dispenser",
+}
+
+// LineItemDisplay is the display text of a line-item status in FHIR (CPT's), "" for an unknown code.
+func LineItemDisplay(s tracker.LineItemStatus) string { return lineItemDisplay[s] }
 
 // requestStatus is SPEC 4.2's line-item status -> MedicationRequest.status (CPT's table).
 var requestStatus = map[tracker.LineItemStatus]c4pb.MedicationrequestStatusCode_Value{
@@ -48,6 +49,14 @@ var requestStatus = map[tracker.LineItemStatus]c4pb.MedicationrequestStatusCode_
 	tracker.ItemWithDispenser:     c4pb.MedicationrequestStatusCode_ACTIVE,
 }
 
+// requestStatusCode is each MedicationRequest status the mapping gives as its FHIR code.
+var requestStatusCode = map[c4pb.MedicationrequestStatusCode_Value]string{
+	c4pb.MedicationrequestStatusCode_ACTIVE:    "active",
+	c4pb.MedicationrequestStatusCode_COMPLETED: "completed",
+	c4pb.MedicationrequestStatusCode_STOPPED:   "stopped",
+	c4pb.MedicationrequestStatusCode_CANCELLED: "cancelled",
+}
+
 // RequestStatusOf maps a line-item status to MedicationRequest.status. An unknown code is an error.
 func RequestStatusOf(s tracker.LineItemStatus) (c4pb.MedicationrequestStatusCode_Value, error) {
 	v, ok := requestStatus[s]
@@ -57,30 +66,36 @@ func RequestStatusOf(s tracker.LineItemStatus) (c4pb.MedicationrequestStatusCode
 	return v, nil
 }
 
-// dispenseStatus maps the line-item statuses that show dispense activity to MedicationDispense.status.
-// Items waiting (0007), cancelled (0005) or expired (0006) have no dispense; 0008 has one only when an
-// issue is with a known dispenser.
+// dispenseStatus maps the line-item statuses at which a pharmacy acted on the item to
+// MedicationDispense.status, as NHS England's mappings do. An item only with a dispenser (0008), to
+// be dispensed (0007), cancelled (0005) or expired (0006) has no dispense: no NHS mapping invents one.
 var dispenseStatus = map[tracker.LineItemStatus]c4pb.MedicationDispenseStatusCode_Value{
 	tracker.ItemFullyDispensed:    c4pb.MedicationDispenseStatusCode_COMPLETED,
 	tracker.ItemNotDispensed:      c4pb.MedicationDispenseStatusCode_DECLINED,
 	tracker.ItemPartialDispensed:  c4pb.MedicationDispenseStatusCode_IN_PROGRESS,
 	tracker.ItemNotDispensedOwing: c4pb.MedicationDispenseStatusCode_IN_PROGRESS,
-	tracker.ItemWithDispenser:     c4pb.MedicationDispenseStatusCode_PREPARATION,
 }
 
 // therapy is SPEC 4.3: treatment type -> intent and courseOfTherapyType.
 type therapy struct {
-	intent                c4pb.MedicationRequestIntentCode_Value
-	system, code, display string
+	intent *mrpb.MedicationRequest_IntentCode
+	course *d4pb.CodeableConcept
 }
 
 var therapies = map[tracker.TreatmentType]therapy{
-	tracker.TreatmentAcute: {c4pb.MedicationRequestIntentCode_ORDER,
-		SystemHL7CourseTherapy, "acute", "Short course (acute) therapy"},
-	tracker.TreatmentRepeatPrescribing: {c4pb.MedicationRequestIntentCode_INSTANCE_ORDER,
-		SystemHL7CourseTherapy, "continuous", "Continuous long term therapy"},
-	tracker.TreatmentRepeatDispensing: {c4pb.MedicationRequestIntentCode_REFLEX_ORDER,
-		SystemNHSCourseTherapy, "continuous-repeat-dispensing", "Continuous long term (repeat dispensing)"},
+	tracker.TreatmentAcute: newTherapy(c4pb.MedicationRequestIntentCode_ORDER,
+		SystemHL7CourseTherapy, "acute", "Short course (acute) therapy"),
+	tracker.TreatmentRepeatPrescribing: newTherapy(c4pb.MedicationRequestIntentCode_INSTANCE_ORDER,
+		SystemHL7CourseTherapy, "continuous", "Continuous long term therapy"),
+	tracker.TreatmentRepeatDispensing: newTherapy(c4pb.MedicationRequestIntentCode_REFLEX_ORDER,
+		SystemNHSCourseTherapy, "continuous-repeat-dispensing", "Continuous long term (repeat dispensing)"),
+}
+
+func newTherapy(intent c4pb.MedicationRequestIntentCode_Value, system, code, display string) therapy {
+	return therapy{
+		intent: &mrpb.MedicationRequest_IntentCode{Value: intent},
+		course: &d4pb.CodeableConcept{Coding: []*d4pb.Coding{coding(system, code, display)}},
+	}
 }
 
 func therapyOf(t tracker.TreatmentType) (therapy, error) {
@@ -91,15 +106,81 @@ func therapyOf(t tracker.TreatmentType) (therapy, error) {
 	return th, nil
 }
 
-func businessStatusCoding(s tracker.PrescriptionStatus) (*d4pb.Coding, error) {
-	if !s.Valid() {
-		return nil, fmt.Errorf("mapping: unknown prescription status %q", s)
-	}
-	return coding(SystemBusinessStatus, string(s), s.Display()), nil
+// lineCodes is what a line-item status gives, shared.
+type lineCodes struct {
+	requestStatus  *mrpb.MedicationRequest_StatusCode
+	dispenseStatus *mdpb.MedicationDispense_StatusCode // nil: no dispense
+	typeCoding     *d4pb.Coding                        // SystemDispenseType
+	dispenseType   *d4pb.CodeableConcept               // MedicationDispense.type
+	statusPart     *d4pb.Extension                     // dispenseStatus of ExtensionDispensingInfo
+	dispensingInfo *d4pb.Extension                     // ExtensionDispensingInfo without a date
 }
 
-func dispenseTypeCoding(s tracker.LineItemStatus) *d4pb.Coding {
-	return coding(SystemDispenseType, string(s), s.Display())
+var lines = func() map[tracker.LineItemStatus]*lineCodes {
+	out := make(map[tracker.LineItemStatus]*lineCodes, len(requestStatus))
+	for s, rs := range requestStatus {
+		c := coding(SystemDispenseType, string(s), lineItemDisplay[s])
+		lc := &lineCodes{
+			requestStatus: &mrpb.MedicationRequest_StatusCode{Value: rs},
+			typeCoding:    c,
+			dispenseType:  &d4pb.CodeableConcept{Coding: []*d4pb.Coding{c}},
+			statusPart:    extension(subDispenseStatus, codingValue(c)),
+		}
+		lc.dispensingInfo = complexExtension(ExtensionDispensingInfo, lc.statusPart)
+		if ds, ok := dispenseStatus[s]; ok {
+			lc.dispenseStatus = &mdpb.MedicationDispense_StatusCode{Value: ds}
+		}
+		out[s] = lc
+	}
+	return out
+}()
+
+// businessStatus is ExtensionBusinessStatus for each prescription status, shared.
+var businessStatus = func() map[tracker.PrescriptionStatus]*d4pb.Extension {
+	out := make(map[tracker.PrescriptionStatus]*d4pb.Extension, len(tracker.PrescriptionStatuses))
+	for _, s := range tracker.PrescriptionStatuses {
+		out[s] = extension(ExtensionBusinessStatus, codingValue(coding(SystemBusinessStatus, string(s), s.Display())))
+	}
+	return out
+}()
+
+func businessStatusExtension(s tracker.PrescriptionStatus) (*d4pb.Extension, error) {
+	e, ok := businessStatus[s]
+	if !ok {
+		return nil, fmt.Errorf("mapping: unknown prescription status %q", s)
+	}
+	return e, nil
+}
+
+// Shared parts that depend on no code.
+var (
+	pendingCancellation = [2]*d4pb.Extension{
+		complexExtension(ExtensionPendingCancel, extension(subPrescriptionPendingCx, booleanValue(false))),
+		complexExtension(ExtensionPendingCancel, extension(subPrescriptionPendingCx, booleanValue(true))),
+	}
+	subsettedTag = []*d4pb.Coding{coding(SystemObservationValue, TagSubsetted, "subsetted")}
+	// medicationAbsent is a medication[x] that carries only a data-absent-reason.
+	medicationAbsent = map[string]*d4pb.CodeableConcept{
+		"unknown": absentConcept("unknown"),
+		"error":   absentConcept("error"),
+	}
+	dayUnit   = &d4pb.String{Value: "day"}
+	dayCode   = &d4pb.Code{Value: "d"}
+	ucum      = &d4pb.Uri{Value: SystemUCUM}
+	systemURI = map[string]*d4pb.Uri{
+		SystemNHSNumber:       {Value: SystemNHSNumber},
+		SystemPrescriptionID:  {Value: SystemPrescriptionID},
+		SystemLineItemID:      {Value: SystemLineItemID},
+		SystemODSOrganization: {Value: SystemODSOrganization},
+	}
+)
+
+func absentConcept(reason string) *d4pb.CodeableConcept {
+	return &d4pb.CodeableConcept{Extension: []*d4pb.Extension{
+		extension(ExtensionDataAbsent, &d4pb.Extension_ValueX{
+			Choice: &d4pb.Extension_ValueX_Code{Code: &d4pb.Code{Value: reason}},
+		}),
+	}}
 }
 
 func coding(system, code, display string) *d4pb.Coding {
@@ -117,8 +198,13 @@ const (
 	zoneUTC = "UTC"
 )
 
+// identifier is an Identifier; its system's Uri is shared for the systems the package names.
 func identifier(system, value string) *d4pb.Identifier {
-	return &d4pb.Identifier{System: &d4pb.Uri{Value: system}, Value: &d4pb.String{Value: value}}
+	u, ok := systemURI[system]
+	if !ok {
+		u = &d4pb.Uri{Value: system}
+	}
+	return &d4pb.Identifier{System: u, Value: &d4pb.String{Value: value}}
 }
 
 func extension(url string, value *d4pb.Extension_ValueX) *d4pb.Extension {
@@ -133,18 +219,16 @@ func codingValue(c *d4pb.Coding) *d4pb.Extension_ValueX {
 	return &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Coding{Coding: c}}
 }
 
-func integerValue(n int) *d4pb.Extension_ValueX {
-	return &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Integer{Integer: &d4pb.Integer{Value: int32(n)}}}
+func unsignedIntValue(n int) *d4pb.Extension_ValueX {
+	return &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_UnsignedInt{UnsignedInt: &d4pb.UnsignedInt{Value: uint32(n)}}}
 }
 
 func booleanValue(b bool) *d4pb.Extension_ValueX {
 	return &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Boolean{Boolean: &d4pb.Boolean{Value: b}}}
 }
 
-// dateTimeSecond is a Spine timestamp (UTC) as a dateTime to the second.
-func dateTimeSecond(t time.Time) *d4pb.DateTime {
-	t = t.UTC().Truncate(time.Second)
-	return &d4pb.DateTime{ValueUs: t.UnixMicro(), Timezone: zoneZ, Precision: d4pb.DateTime_SECOND}
+func dateValue(t time.Time) *d4pb.Extension_ValueX {
+	return &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Date{Date: dateDay(t)}}
 }
 
 // dateTimeDay is a Spine date (its UTC day) as a day-precision dateTime.
@@ -152,7 +236,7 @@ func dateTimeDay(t time.Time) *d4pb.DateTime {
 	return &d4pb.DateTime{ValueUs: utcMidnight(t).UnixMicro(), Timezone: zoneUTC, Precision: d4pb.DateTime_DAY}
 }
 
-// date is a Spine date (its UTC day) as a FHIR date.
+// dateDay is a Spine date (its UTC day) as a FHIR date.
 func dateDay(t time.Time) *d4pb.Date {
 	return &d4pb.Date{ValueUs: utcMidnight(t).UnixMicro(), Timezone: zoneUTC, Precision: d4pb.Date_DAY}
 }

@@ -45,12 +45,11 @@ func loadSource(t *testing.T, path string) Source {
 // MedicationRequests, then its MedicationDispenses.
 func collection(t *testing.T, src Source) *bcrpb.Bundle {
 	t.Helper()
-	o := Options{BaseURL: testBaseURL}
-	reqs, err := MedicationRequests(src, o)
+	reqs, err := MedicationRequests(src)
 	if err != nil {
 		t.Fatalf("MedicationRequests: %v", err)
 	}
-	disps, err := MedicationDispenses(src, o)
+	disps, err := MedicationDispenses(src)
 	if err != nil {
 		t.Fatalf("MedicationDispenses: %v", err)
 	}

@@ -19,7 +19,10 @@ import (
 const dispensePrefix = "d-"
 
 // maxNumberDigits bounds issue numbers and ordinals in an id (Spine's are far smaller).
-const maxNumberDigits = 4
+const (
+	maxNumberDigits = 4
+	maxNumber       = 9999
+)
 
 var fhirID = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 

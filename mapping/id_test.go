@@ -83,3 +83,25 @@ func TestParseMedicationRequestIDRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestPrescriptionIDShapeIgnoresOnlyTheCheckCharacter(t *testing.T) {
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"3AF2CB-C86002-0000BX", true},                   // valid
+		{"3AF2CB-C86002-0000BY", true},                   // wrong check character: shape is right
+		{"A3B4D9-Z42475-11E6B+", true},                   // '+' check character
+		{"9C18AE6F-510C-F7A3-E050-D20AE3A231C8A", true},  // R1, wrong check character
+		{"3AF2CB-C86002-0000B#", false},                  // not a check character
+		{"3AF2CB-C86002-0000B", false},                   // too short
+		{"3AF2CBC86002-0000BXX", false},                  // hyphens misplaced
+		{"9C18AE6F-510C-F7A3-E050-D20AE3A231CZC", false}, // R1 payload not hex
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := prescriptionIDShape(tt.id); got != tt.want {
+			t.Errorf("prescriptionIDShape(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}

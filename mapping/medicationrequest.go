@@ -1,7 +1,7 @@
 package mapping
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,140 +11,187 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
-// Source is what is known about one prescription, for one issue.
-type Source struct {
-	// Prescription comes from a search (summary form) or a retrieve (full form).
-	Prescription *tracker.Prescription
-	// Full is true when Prescription came from a retrieve.
-	Full bool
-	// IssueNumber is the issue shown; 0 means the current one.
-	IssueNumber int
-	// Detail, optional, is the 111 item details: medication, quantity, dosage, organisations, dates.
-	Detail *tracker.PrescriptionDetail
-	// Summary, optional, is the 111 item summary: medication names and the number of issues authorised.
-	Summary *tracker.ItemSummary
-	// DetailFailed is true when the 111 details were asked for but could not be read.
-	DetailFailed bool
-}
-
-// Options carries what the mapping needs from outside its inputs.
-type Options struct {
-	// BaseURL is the absolute FHIR base, e.g. http://127.0.0.1:8080/FHIR/R4. References are relative
-	// ("Patient/9691003120"), so the resources do not depend on it.
-	BaseURL string
-}
-
 // MedicationRequests maps the issue src shows to one MedicationRequest per line item, in ordinal order.
 // An error means Spine's data cannot be mapped (an upstream fault) or src is inconsistent.
-func MedicationRequests(src Source, o Options) ([]*mrpb.MedicationRequest, error) {
+func MedicationRequests(src Source) ([]*mrpb.MedicationRequest, error) {
 	v, err := newView(src)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*mrpb.MedicationRequest, 0, len(v.issue.LineItems))
-	for i := range v.issue.LineItems {
-		mr, err := v.medicationRequest(&v.issue.LineItems[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, mr)
-	}
-	return out, nil
+	return v.requests(), nil
 }
 
-func (v *view) medicationRequest(li *tracker.LineItem) (*mrpb.MedicationRequest, error) {
+// requestParts is what one MedicationRequest is made of, allocated for all the lines of a view at
+// once: a page of 50 entries then costs a handful of allocations per prescription instead of a dozen
+// per line. The parts are never copied after the slab is made.
+type requestParts struct {
+	mr         mrpb.MedicationRequest
+	id         d4pb.Id
+	medication mrpb.MedicationRequest_MedicationX
+	concept    mrpb.MedicationRequest_MedicationX_CodeableConcept
+	subject    d4pb.Reference
+	patient    d4pb.Reference_PatientId
+	patientID  d4pb.ReferenceId
+	authoredOn d4pb.DateTime
+	exts       [6]*d4pb.Extension
+}
+
+func (v *view) requests() []*mrpb.MedicationRequest {
+	n := len(v.issue.LineItems)
+	parts := make([]requestParts, n)
+	out := make([]*mrpb.MedicationRequest, n)
+	for i := range v.issue.LineItems {
+		out[i] = v.medicationRequest(&v.issue.LineItems[i], &parts[i])
+	}
+	return out
+}
+
+// medicationRequest maps one line item into parts; newView has checked every code it reads.
+func (v *view) medicationRequest(li *tracker.LineItem, parts *requestParts) *mrpb.MedicationRequest {
 	p := v.p
-	status, err := RequestStatusOf(li.Status)
-	if err != nil {
-		return nil, err
-	}
-	med := v.medication(li)
-	mr := &mrpb.MedicationRequest{
-		Id:     &d4pb.Id{Value: MedicationRequestID(p.ID, v.issue.Number, li.Ordinal)},
-		Meta:   v.meta(),
-		Status: &mrpb.MedicationRequest_StatusCode{Value: status},
-		Intent: &mrpb.MedicationRequest_IntentCode{Value: v.therapy.intent},
-		Medication: &mrpb.MedicationRequest_MedicationX{
-			Choice: &mrpb.MedicationRequest_MedicationX_CodeableConcept{CodeableConcept: med},
-		},
-		Subject:         patientReference(p.PatientNHSNumber),
-		GroupIdentifier: identifier(SystemPrescriptionID, p.ID),
-		CourseOfTherapyType: &d4pb.CodeableConcept{
-			Coding: []*d4pb.Coding{coding(v.therapy.system, v.therapy.code, v.therapy.display)},
-		},
-	}
+	mr := &parts.mr
+	parts.id.Value = v.resourceID(li)
+	mr.Id = &parts.id
+	mr.Meta = v.meta
+	mr.Status = lines[li.Status].requestStatus
+	mr.Intent = v.therapy.intent
+	parts.concept.CodeableConcept = v.medication(li)
+	parts.medication.Choice = &parts.concept
+	mr.Medication = &parts.medication
+	// A Reference is never shared: jsonformat rewrites it while marshalling.
+	parts.patientID.Value = p.PatientNHSNumber
+	parts.patient.PatientId = &parts.patientID
+	parts.subject.Reference = &parts.patient
+	parts.subject.Identifier = v.patientIdentifier
+	mr.Subject = &parts.subject
+	mr.GroupIdentifier = v.groupIdentifier
+	mr.CourseOfTherapyType = v.therapy.course
+	mr.Extension = v.requestExtensions(li, parts.exts[:0])
 	if id := v.lineItemID(li); id != "" {
 		mr.Identifier = []*d4pb.Identifier{identifier(SystemLineItemID, strings.ToLower(id))}
 	}
-	if t := v.authoredOn(); !t.IsZero() {
-		mr.AuthoredOn = dateTimeSecond(t)
+	if !v.authored.IsZero() {
+		parts.authoredOn = d4pb.DateTime{ValueUs: v.authored.UnixMicro(), Timezone: zoneZ, Precision: d4pb.DateTime_SECOND}
+		mr.AuthoredOn = &parts.authoredOn
 	}
 	if org := v.prescriber(); org.ODS != "" {
 		mr.Requester = organizationReference(org)
 	}
-	ext, err := v.requestExtensions(li)
-	if err != nil {
-		return nil, err
-	}
-	mr.Extension = ext
 	item := v.detailItem(li)
 	if item != nil && item.Dosage != "" {
 		mr.DosageInstruction = []*d4pb.Dosage{{Text: &d4pb.String{Value: item.Dosage}}}
 	}
 	mr.DispenseRequest = v.dispenseRequest(item)
-	return mr, nil
+	return mr
 }
 
-func (v *view) requestExtensions(li *tracker.LineItem) ([]*d4pb.Extension, error) {
-	bs, err := businessStatusCoding(v.issue.Status)
-	if err != nil {
-		return nil, err
-	}
-	exts := []*d4pb.Extension{extension(ExtensionBusinessStatus, codingValue(bs))}
+// resourceID is MedicationRequestID for a line of the view, from the prefix the view computed once.
+func (v *view) resourceID(li *tracker.LineItem) string {
+	return v.idPrefix + strconv.Itoa(li.Ordinal)
+}
 
-	info := []*d4pb.Extension{extension("dispenseStatus", codingValue(dispenseTypeCoding(li.Status)))}
+// requestExtensions are the NHS extensions of a MedicationRequest, in a fixed order: business status,
+// dispensing information, dispensing release information, repeat information, pending cancellation,
+// prescription type.
+func (v *view) requestExtensions(li *tracker.LineItem, exts []*d4pb.Extension) []*d4pb.Extension {
+	exts = append(exts, v.businessStatus)
+
+	lc := lines[li.Status]
 	if d := v.lastDispenseDate(); !d.IsZero() {
-		info = append(info, extension("dateLastDispensed", &d4pb.Extension_ValueX{
-			Choice: &d4pb.Extension_ValueX_Date{Date: dateDay(d)},
-		}))
-	}
-	exts = append(exts, complexExtension(ExtensionDispensingInfo, info...))
-
-	if v.p.TreatmentType.IsRepeat() {
-		repeat := []*d4pb.Extension{extension("numberOfRepeatsIssued", integerValue(v.issue.Number))}
-		if n := v.totalAuthorised(); n > 0 {
-			repeat = append(repeat, extension("numberOfRepeatsAllowed", integerValue(n)))
-		}
-		exts = append(exts, complexExtension(ExtensionRepeatInfo, repeat...))
+		exts = append(exts, complexExtension(ExtensionDispensingInfo,
+			lc.statusPart, extension(subDateLastDispensed, dateValue(d))))
+	} else {
+		exts = append(exts, lc.dispensingInfo)
 	}
 
-	exts = append(exts, complexExtension(ExtensionPendingCancel,
-		extension("prescriptionPendingCancellation", booleanValue(v.p.PendingCancellations))))
+	if e := v.releaseInformation(); e != nil {
+		exts = append(exts, e)
+	}
+	if e := v.repeatInformation(); e != nil {
+		exts = append(exts, e)
+	}
+	exts = append(exts, pendingCancellation[boolIndex(v.p.PendingCancellations)])
 
 	if t := v.p.Type; t.Code != "" {
-		exts = append(exts, extension(ExtensionPrescriptionTy,
+		exts = append(exts, extension(ExtensionPrescriptionType,
 			codingValue(coding(SystemPrescriptionType, t.Code, t.Text))))
 	}
-	return exts, nil
+	return exts
+}
+
+// repeatInformation is UK Core's repeat information, as NHS England puts it on a MedicationRequest:
+// numberOfPrescriptionsIssued is the issue shown. A repeat-dispensing prescription always carries it;
+// a repeat-prescribing one only when more than one issue is known to be authorised, as the EPS FHIR
+// API leaves it off a single authorised issue. The number authorised is not repeated here: it is
+// dispenseRequest.numberOfRepeatsAllowed + 1.
+//
+// EPS's own Extension-EPS-RepeatInformation is not used: NHS England puts it on a Task or a
+// RequestGroup (whose numberOfRepeatsAllowed counts issues, not repeats), never on a MedicationRequest,
+// and beside dispenseRequest.numberOfRepeatsAllowed one name would carry two meanings.
+func (v *view) repeatInformation() *d4pb.Extension {
+	switch v.p.TreatmentType {
+	case tracker.TreatmentRepeatDispensing:
+	case tracker.TreatmentRepeatPrescribing:
+		if v.totalAuthorised() < 2 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return complexExtension(ExtensionMedicationRepeatInfo,
+		extension(subPrescriptionsIssued, unsignedIntValue(v.issue.Number)))
+}
+
+// releaseInformation is NHS England's Extension-EPS-DispensingReleaseInformation: when the issue shown
+// was downloaded and claimed, and when the last issue was dispensed. Only the 111 details give these
+// dates, and only when they describe the issue shown; nil when they give none.
+func (v *view) releaseInformation() *d4pb.Extension {
+	d := v.detail
+	if d == nil || !v.detailIssue {
+		return nil
+	}
+	var parts []*d4pb.Extension
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{{subDateLastIssued, d.LastIssueDispensedDate}, {subDateDownloaded, d.DownloadDate}, {subDateClaimed, d.ClaimedDate}} {
+		if !f.t.IsZero() {
+			parts = append(parts, extension(f.name, dateValue(f.t)))
+		}
+	}
+	if parts == nil {
+		return nil
+	}
+	return complexExtension(ExtensionDispensingRelease, parts...)
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (v *view) dispenseRequest(item *tracker.MedicationItem) *mrpb.MedicationRequest_DispenseRequest {
-	dr := &mrpb.MedicationRequest_DispenseRequest{}
+	var dr mrpb.MedicationRequest_DispenseRequest
+	empty := true
 	if org := v.nominatedDispenser(); org.ODS != "" {
 		dr.Performer = organizationReference(org)
+		empty = false
 	}
 	if v.p.DaysSupply > 0 {
 		dr.ExpectedSupplyDuration = &d4pb.Duration{
-			Value:  &d4pb.Decimal{Value: fmt.Sprint(v.p.DaysSupply)},
-			Unit:   &d4pb.String{Value: "day"},
-			System: &d4pb.Uri{Value: SystemUCUM},
-			Code:   &d4pb.Code{Value: "d"},
+			Value:  &d4pb.Decimal{Value: strconv.Itoa(v.p.DaysSupply)},
+			Unit:   dayUnit,
+			System: ucum,
+			Code:   dayCode,
 		}
+		empty = false
 	}
-	if v.p.TreatmentType.IsRepeat() {
-		if n := v.totalAuthorised(); n > 0 {
-			dr.NumberOfRepeatsAllowed = &d4pb.UnsignedInt{Value: uint32(n - 1)}
-		}
+	// FHIR counts repeats after the first issue.
+	if n := v.totalAuthorised(); n > 0 && v.p.TreatmentType.IsRepeat() {
+		dr.NumberOfRepeatsAllowed = &d4pb.UnsignedInt{Value: uint32(n - 1)}
+		empty = false
 	}
 	if item != nil && item.Quantity != "" { // checked by newView
 		q := &d4pb.SimpleQuantity{Value: &d4pb.Decimal{Value: item.Quantity}}
@@ -152,11 +199,15 @@ func (v *view) dispenseRequest(item *tracker.MedicationItem) *mrpb.MedicationReq
 			q.Unit = &d4pb.String{Value: item.Unit}
 		}
 		dr.Quantity = q
+		empty = false
 	}
-	if dr.Performer == nil && dr.ExpectedSupplyDuration == nil && dr.NumberOfRepeatsAllowed == nil && dr.Quantity == nil {
+	if empty {
 		return nil
 	}
-	return dr
+	return &mrpb.MedicationRequest_DispenseRequest{
+		Performer: dr.Performer, ExpectedSupplyDuration: dr.ExpectedSupplyDuration,
+		NumberOfRepeatsAllowed: dr.NumberOfRepeatsAllowed, Quantity: dr.Quantity,
+	}
 }
 
 // medication is the medicationCodeableConcept: the dm+d concept from the 111 details, else the name
@@ -172,25 +223,22 @@ func (v *view) medication(li *tracker.LineItem) *d4pb.CodeableConcept {
 	if name := v.summaryName(li); name != "" {
 		return &d4pb.CodeableConcept{Text: &d4pb.String{Value: name}}
 	}
-	reason := "unknown"
 	if v.detail == nil && v.detailFailed {
-		reason = "error"
+		return medicationAbsent["error"]
 	}
-	return &d4pb.CodeableConcept{Extension: []*d4pb.Extension{
-		extension(ExtensionDataAbsent, &d4pb.Extension_ValueX{
-			Choice: &d4pb.Extension_ValueX_Code{Code: &d4pb.Code{Value: reason}},
-		}),
-	}}
+	return medicationAbsent["unknown"]
 }
 
-func (v *view) meta() *d4pb.Meta {
+// newMeta is the meta every resource of a view shares: Spine's lastEventDate, and the SUBSETTED tag
+// in the summary form.
+func (v *view) newMeta() *d4pb.Meta {
 	m := &d4pb.Meta{}
 	if !v.p.LastEventDate.IsZero() {
 		t := v.p.LastEventDate.UTC().Truncate(time.Second)
 		m.LastUpdated = &d4pb.Instant{ValueUs: t.UnixMicro(), Timezone: zoneZ, Precision: d4pb.Instant_SECOND}
 	}
 	if !v.full {
-		m.Tag = []*d4pb.Coding{coding(SystemObservationValue, TagSubsetted, "subsetted")}
+		m.Tag = subsettedTag
 	}
 	if m.LastUpdated == nil && m.Tag == nil {
 		return nil

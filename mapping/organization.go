@@ -49,6 +49,32 @@ func Prescriber(src Source) tracker.Organisation {
 	return merge(src.Prescription.Prescriber, d)
 }
 
+// Organisations lists the ODS-coded organisations src mentions, each once, in this order: the
+// prescriber, the nominated dispenser, the dispenser of the issue shown (each completed from the 111
+// details when they name the same one). They are what the resources mapped from src reference as
+// Organization/{ods}; organisations are not patient data, so a cache shared across users may keep
+// them to answer Organization/{ods} with Organization(org). An error means src cannot be mapped.
+func Organisations(src Source) ([]tracker.Organisation, error) {
+	v, err := newView(src)
+	if err != nil {
+		return nil, err
+	}
+	var out []tracker.Organisation
+	for _, org := range [...]tracker.Organisation{v.prescriber(), v.nominatedDispenser(), v.dispenser()} {
+		if org.ODS == "" {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || strings.EqualFold(o.ODS, org.ODS)
+		}
+		if !dup {
+			out = append(out, org)
+		}
+	}
+	return out, nil
+}
+
 // organizationReference points at Organization(org), with the ODS code and name for clients that do
 // not resolve references.
 func organizationReference(org tracker.Organisation) *d4pb.Reference {

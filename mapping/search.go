@@ -23,11 +23,6 @@ const (
 	DefaultWindowDays = 28
 )
 
-// The systems a search token may name. Each is optional in a search; a different one is a 400.
-const (
-	searchSystemRequestStatus = "http://hl7.org/fhir/CodeSystem/medicationrequest-status"
-)
-
 // The includes the adapter serves, in their canonical spelling.
 const (
 	includePatient     = "MedicationRequest:patient"

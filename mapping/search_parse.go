@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,13 +204,20 @@ func prescriptionIDProblem(id string) string {
 	return "not a prescription ID: expected XXXXXX-XXXXXX-XXXXXC (R2) or a GUID followed by its check character (R1)"
 }
 
-var (
-	shortIDShape = regexp.MustCompile(`^[A-Z0-9]{6}-[A-Z0-9]{6}-[A-Z0-9]{5}[A-Z0-9+]$`)
-	longIDShape  = regexp.MustCompile(`^[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}[A-Z0-9+]$`)
-)
-
+// prescriptionIDShape reports whether id has a prescription ID's shape whatever its check character:
+// the ID with its check character recomputed is valid. tracker holds the rules; they are not spelled
+// again here.
 func prescriptionIDShape(id string) bool {
-	return shortIDShape.MatchString(id) || longIDShape.MatchString(id)
+	if id == "" {
+		return false
+	}
+	payload, check := id[:len(id)-1], id[len(id)-1:]
+	// A check character is '+' or a character a payload may hold (0-9, A-Z).
+	if _, ok := tracker.CheckCharacter(check); !ok && check != "+" {
+		return false
+	}
+	c, ok := tracker.CheckCharacter(payload)
+	return ok && tracker.ValidPrescriptionID(payload+string(c))
 }
 
 func (p *searchParser) issue(key string, vals []string) {
@@ -253,7 +259,7 @@ func (p *searchParser) status(key string, vals []string) {
 		var set []string
 		for _, item := range strings.Split(v, ",") {
 			system, code, hasSystem := searchToken(item)
-			if !p.checkSystem(key, system, hasSystem, searchSystemRequestStatus) {
+			if !p.checkSystem(key, system, hasSystem, SystemRequestStatus) {
 				p.statusErr = true
 				continue
 			}

@@ -3,11 +3,35 @@ package mapping
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
+
+// Source is what is known about one prescription, for one issue.
+type Source struct {
+	// Prescription comes from a search (summary form) or a retrieve (full form).
+	Prescription *tracker.Prescription
+	// Full is true when Prescription came from a retrieve.
+	Full bool
+	// IssueNumber is the issue shown; 0 means the current one.
+	IssueNumber int
+	// IssueDate, optional, is the prescription's issue date as a search gave it
+	// (tracker.Prescription.IssueDate), for a retrieve, which does not carry it: it is authoredOn. A
+	// patient search's fan-out sets it from the search's entry, so that the full form keeps the
+	// summary's authoredOn even without the 111 details.
+	IssueDate time.Time
+	// Detail, optional, is the 111 item details: medication, quantity, dosage, organisations, dates.
+	Detail *tracker.PrescriptionDetail
+	// Summary, optional, is the 111 item summary: medication names and the number of issues authorised.
+	Summary *tracker.ItemSummary
+	// DetailFailed is true when the 111 details were asked for but could not be read.
+	DetailFailed bool
+}
 
 var (
 	odsCode     = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
@@ -28,6 +52,18 @@ type view struct {
 	detailIssue bool
 	// detailFailed is true when the 111 details were asked for but could not be read.
 	detailFailed bool
+	// issueDate is the search's issue date the Source carries for a retrieve.
+	issueDate time.Time
+
+	// Built once per view and shared by its resources (never mutated, no references).
+	meta              *d4pb.Meta
+	groupIdentifier   *d4pb.Identifier
+	patientIdentifier *d4pb.Identifier
+	businessStatus    *d4pb.Extension
+	// authored is authoredOn, to the second; idPrefix is the resource ids' prefix (MedicationRequestID
+	// without the ordinal).
+	authored time.Time
+	idPrefix string
 }
 
 func newView(src Source) (*view, error) {
@@ -46,7 +82,7 @@ func newView(src Source) (*view, error) {
 		return nil, fmt.Errorf("%w (prescription %s)", err, p.ID)
 	}
 	v := &view{p: p, full: src.Full, therapy: th, detail: src.Detail, summary: src.Summary,
-		detailFailed: src.DetailFailed}
+		detailFailed: src.DetailFailed, issueDate: src.IssueDate}
 	if src.IssueNumber == 0 {
 		v.issue = p.CurrentIssue()
 	} else {
@@ -55,8 +91,11 @@ func newView(src Source) (*view, error) {
 	if v.issue == nil {
 		return nil, fmt.Errorf("mapping: prescription %s has no issue %d", p.ID, src.IssueNumber)
 	}
-	if _, err := businessStatusCoding(v.issue.Status); err != nil {
+	if v.businessStatus, err = businessStatusExtension(v.issue.Status); err != nil {
 		return nil, fmt.Errorf("%w (prescription %s issue %d)", err, p.ID, v.issue.Number)
+	}
+	if v.issue.Number < 1 || v.issue.Number > maxNumber {
+		return nil, fmt.Errorf("mapping: prescription %s: issue number %d out of range", p.ID, v.issue.Number)
 	}
 	last := 0
 	for _, li := range v.issue.LineItems {
@@ -64,7 +103,8 @@ func newView(src Source) (*view, error) {
 			return nil, fmt.Errorf("mapping: prescription %s issue %d: line items out of order", p.ID, v.issue.Number)
 		}
 		last = li.Ordinal
-		if _, _, _, ok := ParseMedicationRequestID(MedicationRequestID(p.ID, v.issue.Number, li.Ordinal)); !ok {
+		// With a valid prescription ID and both numbers in range, the resource ids are valid.
+		if li.Ordinal > maxNumber {
 			return nil, fmt.Errorf("mapping: prescription %s: issue %d line %d has no id", p.ID, v.issue.Number, li.Ordinal)
 		}
 		if _, err := RequestStatusOf(li.Status); err != nil {
@@ -82,6 +122,11 @@ func newView(src Source) (*view, error) {
 			return nil, fmt.Errorf("mapping: prescription %s: invalid ODS code %q", p.ID, org.ODS)
 		}
 	}
+	v.meta = v.newMeta()
+	v.groupIdentifier = identifier(SystemPrescriptionID, p.ID)
+	v.patientIdentifier = identifier(SystemNHSNumber, p.PatientNHSNumber)
+	v.authored = v.authoredOn().UTC().Truncate(time.Second)
+	v.idPrefix = strings.ReplaceAll(p.ID, "+", ".") + "-" + strconv.Itoa(v.issue.Number) + "-"
 	return v, nil
 }
 
@@ -183,19 +228,20 @@ func (v *view) lineItemID(li *tracker.LineItem) string {
 	return ""
 }
 
-// authoredOn is when the prescription was signed (R2), else issued; zero when Spine says neither.
+// authoredOn is the prescription's issue date, whichever interaction gives it: the search
+// (prescriptionIssueDate), the search date a retrieve's Source carries, the 111 details or summary.
+// It is zero when none does. The signing date (a retrieve's, R2 only) is never used: it differs from
+// the issue date, and one MedicationRequest must show one authoredOn in every form.
 func (v *view) authoredOn() time.Time {
-	ts := []time.Time{v.p.SigningDate, v.p.IssueDate}
-	if v.detail != nil {
-		ts = append(ts, v.detail.IssueDate)
-	}
-	if v.summary != nil {
-		ts = append(ts, v.summary.IssueDate)
-	}
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
+	switch {
+	case !v.p.IssueDate.IsZero():
+		return v.p.IssueDate
+	case !v.issueDate.IsZero():
+		return v.issueDate
+	case v.detail != nil && !v.detail.IssueDate.IsZero():
+		return v.detail.IssueDate
+	case v.summary != nil:
+		return v.summary.IssueDate
 	}
 	return time.Time{}
 }
