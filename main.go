@@ -307,7 +307,7 @@ func authenticator(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 			return nil, nil, err
 		}
 		sc := issuer.Config()
-		acfg.Issuer, acfg.Audience, acfg.Keys = sc.Issuer, sc.Audience, sc.Keys
+		acfg.Issuer, acfg.Audience, acfg.Keys, acfg.JWKSURL = sc.Issuer, sc.Audience, sc.Keys, sc.JWKSURL
 		acfg.RequireAccessTokenType = sc.RequireAccessTokenType
 		acfg.AuthorizationEndpoint, acfg.TokenEndpoint, acfg.UserInfoURL = sc.AuthorizationEndpoint, sc.TokenEndpoint, sc.UserInfoURL
 	}

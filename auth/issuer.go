@@ -137,7 +137,7 @@ func (i *Issuer) URL() string { return i.url }
 // Config is a Verifier configuration that trusts this issuer in-process.
 func (i *Issuer) Config() Config {
 	return Config{
-		Issuer: i.url, Audience: i.audience, Keys: i.public, RequireAccessTokenType: true,
+		Issuer: i.url, Audience: i.audience, Keys: i.public, JWKSURL: i.url + "/jwks.json", RequireAccessTokenType: true,
 		AuthorizationEndpoint: i.url + "/authorize", TokenEndpoint: i.url + "/token", UserInfoURL: i.url + "/userinfo",
 	}
 }

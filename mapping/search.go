@@ -86,6 +86,9 @@ type Search struct {
 
 	Count        int  // page size: DefaultCount when absent, at most MaxCount; 0 asks for the total only
 	SummaryCount bool // _summary=count
+	// Summary is _summary=true: a patient search answers in the summary form its one Spine search
+	// gives (tagged SUBSETTED), rather than the full form, which costs a retrieve per prescription.
+	Summary bool
 
 	IncludePatient, IncludeRequester, RevIncludeDispense bool
 
@@ -140,9 +143,9 @@ var searchParams = map[string]bool{
 //   - business-status and prescription-version take one value (Spine takes one); the version's R is
 //     case-insensitive.
 //   - status: repeated status parameters with no code in common are a 400 (nothing could match).
-//   - _count is an integer >= 0 (0: total only), clamped to MaxCount. _summary=count and
-//     _summary=false are served; true, text and data are ignored (full resources are a superset) or
-//     a 400 when strict; anything else is a 400.
+//   - _count is an integer >= 0 (0: total only), clamped to MaxCount. _summary=count, true (the
+//     summary form of a patient search) and false are served; text and data are ignored (the full
+//     resources are a superset) or a 400 when strict; anything else is a 400.
 //   - _include=MedicationRequest:patient (also :subject, and the typed :patient:Patient form),
 //     MedicationRequest:requester[:Organization], _revinclude=MedicationDispense:prescription
 //     [:MedicationRequest]; the :iterate modifier is accepted and changes nothing. Other includes are
@@ -294,6 +297,8 @@ func (s *Search) SelfQuery() url.Values {
 	q.Set("_count", strconv.Itoa(s.Count))
 	if s.SummaryCount {
 		q.Set("_summary", "count")
+	} else if s.Summary {
+		q.Set("_summary", "true")
 	}
 	if s.IncludePatient {
 		q.Add("_include", includePatient)

@@ -312,9 +312,11 @@ func (p *searchParser) summary(key string, vals []string) {
 	switch v {
 	case "count":
 		p.s.SummaryCount = true
+	case "true":
+		p.s.Summary = true
 	case "false":
-	case "true", "text", "data":
-		p.ignore(key+"="+v, "only _summary=count is supported")
+	case "text", "data":
+		p.ignore(key+"="+v, "only _summary=true, count and false are supported")
 	default:
 		p.fail(key, "_summary is one of true, text, data, count or false")
 	}

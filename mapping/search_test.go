@@ -139,7 +139,7 @@ func TestParseSearchErrors(t *testing.T) {
 		{"a negative _count is a 400", pat + "&_count=-1", false, []string{"_count"}},
 		{"a non-numeric _count is a 400", pat + "&_count=ten", false, []string{"_count"}},
 		{"an unknown _summary value is a 400", pat + "&_summary=brief", false, []string{"_summary"}},
-		{"_summary=true is a 400 when strict", pat + "&_summary=true", true, []string{"_summary"}},
+		{"_summary=text is a 400 when strict", pat + "&_summary=text", true, []string{"_summary"}},
 		{"an unsupported _include is a 400 when strict", pat + "&_include=MedicationRequest:medication", true, []string{"_include"}},
 		{"an unsupported _revinclude is a 400 when strict", pat + "&_revinclude=Provenance:target", true, []string{"_revinclude"}},
 		{"an unknown parameter is a 400 when strict", pat + "&colour=blue", true, []string{"colour"}},
@@ -591,12 +591,12 @@ func TestParseSearchResultParameters(t *testing.T) {
 	pat := "patient:identifier=" + testNHS
 	type result struct {
 		Count                                                int
-		SummaryCount                                         bool
+		SummaryCount, Summary                                bool
 		IncludePatient, IncludeRequester, RevIncludeDispense bool
 		Ignored                                              []string
 	}
 	get := func(s *Search) result {
-		return result{s.Count, s.SummaryCount, s.IncludePatient, s.IncludeRequester, s.RevIncludeDispense, s.Ignored}
+		return result{s.Count, s.SummaryCount, s.Summary, s.IncludePatient, s.IncludeRequester, s.RevIncludeDispense, s.Ignored}
 	}
 	tests := []struct {
 		name  string
@@ -609,7 +609,8 @@ func TestParseSearchResultParameters(t *testing.T) {
 		{"a _count above the maximum is clamped", "&_count=1000", result{Count: MaxCount}},
 		{"_summary=count asks for the count", "&_summary=count", result{Count: DefaultCount, SummaryCount: true}},
 		{"_summary=false is the normal search", "&_summary=false", result{Count: DefaultCount}},
-		{"_summary=true is ignored when lenient", "&_summary=true", result{Count: DefaultCount, Ignored: []string{"_summary=true"}}},
+		{"_summary=true asks for the summary form", "&_summary=true", result{Count: DefaultCount, Summary: true}},
+		{"_summary=text is ignored when lenient", "&_summary=text", result{Count: DefaultCount, Ignored: []string{"_summary=text"}}},
 		{"_include=MedicationRequest:patient includes the patient", "&_include=MedicationRequest:patient", result{Count: DefaultCount, IncludePatient: true}},
 		{"the typed _include=MedicationRequest:subject:Patient includes the patient", "&_include=MedicationRequest:subject:Patient", result{Count: DefaultCount, IncludePatient: true}},
 		{"_include=MedicationRequest:requester includes the prescriber", "&_include=MedicationRequest:requester", result{Count: DefaultCount, IncludeRequester: true}},

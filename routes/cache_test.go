@@ -21,7 +21,7 @@ func startCached(t *testing.T) *adapter {
 
 func TestARepeatedRequestIsAnsweredFromTheAnswerCache(t *testing.T) {
 	a := startCached(t)
-	path := search(sandbox.PatientManyItems, "_count=5")
+	path := search(sandbox.PatientManyItems, "_count=5", "_summary=true")
 	first := a.get(t, path)
 	if first.Status != http.StatusOK {
 		t.Fatalf("status %d", first.Status)

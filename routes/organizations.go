@@ -45,16 +45,12 @@ func (o *Organizations) remember(src mapping.Source) {
 		}
 		o.orgs.SetDefault(key, org)
 	}
-	add(mapping.Prescriber(src))
-	if p := src.Prescription; p != nil {
-		add(p.NominatedDispenser)
-		for _, is := range p.Issues {
-			add(is.Dispenser)
-		}
+	orgs, err := mapping.Organisations(src)
+	if err != nil {
+		return // unmappable: the answer fails where it is mapped, and says why
 	}
-	if d := src.Detail; d != nil {
-		add(d.NominatedPharmacy)
-		add(d.DispensingPharmacy)
+	for _, org := range orgs {
+		add(org)
 	}
 }
 

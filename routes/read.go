@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"google.golang.org/protobuf/proto"
@@ -39,14 +40,11 @@ func (h *handlers) readMedicationDispense(c *gin.Context) {
 	h.readLine(c, "MedicationDispense", mapping.ParseMedicationDispenseID,
 		"Ids look like d-3AF2CB-C86002-0000BX-1-2, and exist only for lines a pharmacy has acted on.",
 		func(src mapping.Source, issue, ordinal int) (proto.Message, error) {
-			want := mapping.MedicationDispenseID(src.Prescription.ID, issue, ordinal)
-			ds, err := mapping.MedicationDispenses(src)
-			for _, d := range ds {
-				if d.GetId().GetValue() == want {
-					return d, nil
-				}
+			d, err := mapping.MedicationDispense(src, ordinal)
+			if d == nil {
+				return nil, err // a nil *MedicationDispense is no resource: a 404
 			}
-			return nil, err
+			return d, err
 		})
 }
 
@@ -74,7 +72,7 @@ func (h *handlers) readLine(c *gin.Context, resourceType string,
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
 	var f found
-	src, err := h.svc.full(ctx, who, tracker.RetrieveQuery{PrescriptionID: prescriptionID, IssueNumber: issue}, &f)
+	src, err := h.svc.full(ctx, who, tracker.RetrieveQuery{PrescriptionID: prescriptionID, IssueNumber: issue}, time.Time{}, &f)
 	if isNotFound(err) || errors.Is(err, tracker.ErrInvalidRequest) {
 		notFound()
 		return

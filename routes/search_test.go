@@ -37,8 +37,31 @@ func TestPatientSearch(t *testing.T) {
 		}
 	})
 
-	t.Run("the bundle is a searchset with total, absolute fullUrls and the summary tag", func(t *testing.T) {
-		b := base.JSON
+	t.Run("the bundle is a searchset with total and absolute fullUrls, in the full form by default", func(t *testing.T) {
+		for _, e := range entries(base.JSON, "match") {
+			r := resource(e)
+			if meta, _ := r["meta"].(map[string]any); meta["tag"] != nil {
+				t.Errorf("%v: the default form is tagged %v", r["id"], meta["tag"])
+			}
+			if _, ok := r["requester"]; !ok {
+				t.Errorf("%v: the full form names no requester", r["id"])
+			}
+		}
+	})
+
+	t.Run("_summary=true gives the summary form, tagged SUBSETTED, from the one Spine search", func(t *testing.T) {
+		a.Spine.Sandbox.ResetCalls()
+		summary := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_summary=true"))
+		if n, all := a.Spine.Sandbox.CallCount("search"), a.Spine.Sandbox.CallCount(""); n != 1 || all != 1 {
+			t.Errorf("_summary=true made %d searches and %d calls in all, want 1 and 1", n, all)
+		}
+		if got := ids(summary.JSON, "match"); !slices.Equal(got, want) {
+			t.Errorf("summary ids %v, want %v", got, want)
+		}
+		if self := link(summary.JSON, "self"); !strings.Contains(self, "_summary=true") {
+			t.Errorf("self link %s does not say _summary=true", self)
+		}
+		b := summary.JSON
 		if b["type"] != "searchset" || total(b) != len(want) {
 			t.Errorf("type %v total %d, want searchset %d", b["type"], total(b), len(want))
 		}

@@ -74,7 +74,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		explained bool // a note already says why nothing matched
 	)
 	if srch.PrescriptionID != "" {
-		src, err := s.full(ctx, who, srch.RetrieveQuery(), &f)
+		src, err := s.full(ctx, who, srch.RetrieveQuery(), time.Time{}, &f)
 		switch {
 		case err == nil && !srch.MatchesPatient(src.Prescription.PatientNHSNumber):
 			// Said as for an unknown prescription: whose prescription it is stays unsaid.
@@ -138,7 +138,9 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 			page = matches[offset:min(offset+srch.Count, total)]
 		}
 	}
-	if srch.PrescriptionID == "" && len(page) > 0 && (srch.IncludeRequester || srch.RevIncludeDispense) {
+	// A patient search answers in the full form unless _summary=true asks for the summary; includes
+	// only add resources, but the requester and the dispenses are known in the full form alone.
+	if srch.PrescriptionID == "" && len(page) > 0 && (!srch.Summary || srch.IncludeRequester || srch.RevIncludeDispense) {
 		var note *oopb.OperationOutcome
 		page, note = s.fanOut(ctx, who, srch, page, &f)
 		notes = appendNote(notes, note)
@@ -192,15 +194,16 @@ func day(t time.Time) string { return t.Format("2006-01-02") }
 const detailsUnavailable = "Spine's item details could not be read for some prescriptions, so their medication is shown as absent because of an error (data-absent-reason \"error\")."
 
 // full retrieves one prescription in its full form, with the 111 details when the asker may have
-// them. A failed details call is not a failed answer: the medication is then absent because of an
-// error (src.DetailFailed), and the failure is logged here, where it is handled.
-func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, f *found) (mapping.Source, error) {
+// them. issueDate is the issue's date where a search gave it (a retrieve does not), for authoredOn.
+// A failed details call is not a failed answer: the medication is then absent because of an error
+// (src.DetailFailed), and the failure is logged here, where it is handled.
+func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, issueDate time.Time, f *found) (mapping.Source, error) {
 	p, err := s.tracker.Retrieve(ctx, who.Caller, q)
 	if err != nil {
 		return mapping.Source{}, err
 	}
 	f.seen(p.Fetched)
-	src := mapping.Source{Prescription: p, Full: true, IssueNumber: q.IssueNumber}
+	src := mapping.Source{Prescription: p, Full: true, IssueNumber: q.IssueNumber, IssueDate: issueDate}
 	s.orgs.remember(src)
 	if !who.Detailed {
 		return src, nil
@@ -223,21 +226,21 @@ func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, 
 	return src, nil
 }
 
-// fanOut replaces the summary-form matches of a page with their full form, one retrieve per
-// prescription with bounded concurrency, within the request's deadline. A prescription whose retrieve
-// fails, or is not reached in time, stays in summary form and the answer carries a warning: a partial
-// result, never a failed search.
+// fanOut replaces the summary-form matches of a page with their full form (or, for _summary=true,
+// only gives them what their includes need), one retrieve per prescription with bounded concurrency,
+// within the request's deadline. A prescription whose retrieve fails, or is not reached in time,
+// stays in summary form and the answer carries a warning: a partial result, never a failed search.
 func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, page []mapping.Match, f *found) ([]mapping.Match, *oopb.OperationOutcome) {
 	type key struct {
 		id             string
 		issue, ordinal int
 	}
 	var queries []tracker.RetrieveQuery
-	seen := make(map[tracker.RetrieveQuery]bool)
+	issueDates := make(map[tracker.RetrieveQuery]time.Time)
 	for _, m := range page {
 		q := tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}
-		if !seen[q] {
-			seen[q] = true
+		if _, seen := issueDates[q]; !seen {
+			issueDates[q] = m.AuthoredOn // the summary's authoredOn is the issue date
 			queries = append(queries, q)
 		}
 	}
@@ -280,7 +283,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 				}
 			}()
 			var mine found
-			src, err := s.full(ctx, who, q, &mine)
+			src, err := s.full(ctx, who, q, issueDates[q], &mine)
 			var ms []mapping.Match
 			if err == nil {
 				ms, err = mapping.Expand(src)
@@ -316,6 +319,11 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			// The full form no longer fits the search (Spine's data moved on): the summary form
 			// that matched stays.
 			changed++
+			continue
+		}
+		if srch.Summary {
+			// The summary form stays; what its includes need comes from the full form.
+			out[i].Prescriber, out[i].Dispenses = fm.Prescriber, fm.Dispenses
 			continue
 		}
 		fm.AuthoredOn = m.AuthoredOn // keep the search's order
