@@ -247,49 +247,57 @@ func adminHandler(tel *telemetry.Telemetry) http.Handler {
 	return mux
 }
 
-// connectSpine builds the tracker client: for the configured Spine, whose certificate files are
-// reloaded when they change, or for an embedded sandbox that it starts on loopback with certificates
-// made for the occasion.
+// connectSpine builds the tracker client: for the configured Spine, or for an embedded sandbox that
+// it starts on loopback with certificates made for the occasion. Either way the client reads its
+// certificate, key and CA from files and reloads them when they change, so that a rotated Spine
+// endpoint certificate needs no restart (the sandbox's, in the state folder, rotate on demand).
 func connectSpine(cfg *config.Config, tel *telemetry.Telemetry, logger *slog.Logger) (*tracker.Client, func(), error) {
 	tcfg := tracker.Config{
-		BaseURL:        cfg.SpineBaseURL,
-		ASID:           cfg.SpineASID,
-		UserID:         cfg.SpineUserID,
-		RoleProfileID:  cfg.SpineRoleProfileID,
-		Timeout:        cfg.SpineTimeout,
-		MaxConcurrency: cfg.SpineConcurrency,
-		Logger:         logger.With("component", "spine"),
-		TracerProvider: tel.TracerProvider,
-		MeterProvider:  tel.MeterProvider,
+		BaseURL:         cfg.SpineBaseURL,
+		ASID:            cfg.SpineASID,
+		UserID:          cfg.SpineUserID,
+		RoleProfileID:   cfg.SpineRoleProfileID,
+		Timeout:         cfg.SpineTimeout,
+		MaxConcurrency:  cfg.SpineConcurrency,
+		MaxWaiting:      cfg.SpineMaxWaiting,
+		BreakerFailures: cfg.BreakerFailures,
+		BreakerOpenFor:  cfg.BreakerOpenFor,
+		Logger:          logger.With("component", "spine"),
+		TracerProvider:  tel.TracerProvider,
+		MeterProvider:   tel.MeterProvider,
 	}
-	if !cfg.Sandbox() {
-		tlsConfig, err := tracker.LoadTLSConfig(cfg.SpineClientCert, cfg.SpineClientKey, cfg.SpineCACert)
+	certFile, keyFile, caFile := cfg.SpineClientCert, cfg.SpineClientKey, cfg.SpineCACert
+	stop := func() {}
+	if cfg.Sandbox() {
+		sb, err := sandbox.Start(sandbox.Options{Patients: cfg.SandboxPatients, ControlFile: cfg.SandboxControl,
+			Logger: logger.With("component", "sandbox")}, "")
 		if err != nil {
-			return nil, nil, fmt.Errorf("spine TLS: %w", err)
+			return nil, nil, fmt.Errorf("start embedded Spine sandbox: %w", err)
 		}
-		c, err := tracker.New(tcfg, tracker.NewHTTPClient(tlsConfig))
-		return c, func() {}, err
-	}
-
-	sb, err := sandbox.Start(sandbox.Options{Patients: cfg.SandboxPatients, Logger: logger.With("component", "sandbox")}, "")
-	if err != nil {
-		return nil, nil, fmt.Errorf("start embedded Spine sandbox: %w", err)
-	}
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = sb.Close(ctx)
-	}
-	tlsConfig, err := tracker.TLSConfigFromPEM(sb.Certs.ClientCertPEM, sb.Certs.ClientKeyPEM, sb.Certs.CAPEM)
-	if err == nil {
+		stop = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = sb.Close(ctx)
+		}
+		dir := filepath.Join(cfg.StateDir, "spine")
+		if err := sb.WriteClientFiles(dir); err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("embedded Spine sandbox: %w", err)
+		}
 		tcfg.BaseURL = sb.URL
-		var c *tracker.Client
-		if c, err = tracker.New(tcfg, tracker.NewHTTPClient(tlsConfig)); err == nil {
-			return c, stop, nil
-		}
+		certFile, keyFile, caFile = filepath.Join(dir, sandbox.ClientFile), filepath.Join(dir, sandbox.ClientKeyFile), filepath.Join(dir, sandbox.CAFile)
 	}
-	stop()
-	return nil, nil, fmt.Errorf("connect to embedded Spine sandbox: %w", err)
+	certs, err := tracker.NewReloadingTLS(certFile, keyFile, caFile, logger.With("component", "spine-tls"))
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("spine TLS: %w", err)
+	}
+	c, err := tracker.New(tcfg, tracker.NewReloadingHTTPClient(certs))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return c, stop, nil
 }
 
 // authenticator builds the token verifier: for the configured issuer, or, in sandbox mode without

@@ -42,7 +42,10 @@ type Config struct {
 	SpineUserID        string // sandbox only: with a real Spine, identity comes from tokens
 	SpineRoleProfileID string
 	SpineTimeout       time.Duration
-	SpineConcurrency   int  // SPINE_MAX_CONCURRENCY
+	SpineConcurrency   int // SPINE_MAX_CONCURRENCY
+	SpineMaxWaiting    int // SPINE_MAX_WAITING; 0 is the client's default
+	BreakerFailures    int // SPINE_BREAKER_FAILURES; negative: no breaker
+	BreakerOpenFor     time.Duration
 	Detailed           bool // use the 111 detail interaction for medication
 
 	// The FHIR server.
@@ -87,6 +90,7 @@ type Config struct {
 	ShutdownGrace time.Duration
 
 	SandboxPatients int
+	SandboxControl  string // EPS_SANDBOX_CONTROL
 
 	// PageKeys sign paging tokens (EPS_FHIR_PAGE_KEY, comma-separated: the first signs, all verify):
 	// give every instance behind one base URL the same keys. Empty: a random key per process.
@@ -118,6 +122,9 @@ var settings = []setting{
 	{"SPINE_DETAILED_INTERACTIONS", "spine-detailed-interactions", "use Spine's 111 detail calls for medication (real Spine: smartcard users only)", "true with the sandbox"},
 	{"SPINE_TIMEOUT", "spine-timeout", "deadline of one Spine call, retries included", "10s"},
 	{"SPINE_MAX_CONCURRENCY", "spine-max-concurrency", "concurrent Spine calls per instance (fleet load is instances x this)", "64"},
+	{"SPINE_MAX_WAITING", "spine-max-waiting", "calls that may wait for a Spine slot; more are a fast 503", "4 x SPINE_MAX_CONCURRENCY"},
+	{"SPINE_BREAKER_FAILURES", "spine-breaker-failures", "consecutive connection failures or timeouts that open the circuit breaker (0 or less: no breaker)", "5"},
+	{"SPINE_BREAKER_OPEN_FOR", "spine-breaker-open-for", "how long an open breaker answers 503 before a trial call", "10s"},
 	{"EPS_FHIR_ADDR", "addr", "listen address", "127.0.0.1:8080"},
 	{"EPS_FHIR_BASE_URL", "base-url", "public FHIR base URL used in links", "derived from the address"},
 	{"EPS_FHIR_TLS_CERT", "tls-cert", "serve HTTPS with this PEM certificate", ""},
@@ -147,6 +154,7 @@ var settings = []setting{
 	{"EPS_LOG_FORMAT", "log-format", "json or text", "json unless on a terminal"},
 	{"EPS_SHUTDOWN_GRACE", "shutdown-grace", "on SIGTERM, how long /readyz says not ready before the listener closes", "5s"},
 	{"EPS_SANDBOX_PATIENTS", "sandbox-patients", "generated patients in the embedded sandbox", "0"},
+	{"EPS_SANDBOX_CONTROL", "sandbox-control", "a file whose contents set the embedded sandbox's fault, or rotate its certificates (load/soak.sh)", ""},
 }
 
 // boolSettings are the settings whose flag needs no value: --allow-plain-http means true.
@@ -294,6 +302,12 @@ func parse(raw map[string]string) (*Config, error) {
 	c.Detailed = boolean("SPINE_DETAILED_INTERACTIONS", sandbox)
 	c.SpineTimeout = duration("SPINE_TIMEOUT", 10*time.Second, false)
 	c.SpineConcurrency = int(integer("SPINE_MAX_CONCURRENCY", 64, 1, 10_000))
+	c.SpineMaxWaiting = int(integer("SPINE_MAX_WAITING", 0, 0, 1_000_000))
+	c.BreakerFailures = int(integer("SPINE_BREAKER_FAILURES", 5, -1, 1_000))
+	if c.BreakerFailures <= 0 {
+		c.BreakerFailures = -1 // the client's "no breaker"
+	}
+	c.BreakerOpenFor = duration("SPINE_BREAKER_OPEN_FOR", 10*time.Second, false)
 
 	c.Addr = str("EPS_FHIR_ADDR", "127.0.0.1:8080")
 	c.BaseURL = raw["EPS_FHIR_BASE_URL"]
@@ -336,6 +350,7 @@ func parse(raw map[string]string) (*Config, error) {
 	c.LogFormat = raw["EPS_LOG_FORMAT"]
 	c.ShutdownGrace = duration("EPS_SHUTDOWN_GRACE", 5*time.Second, true)
 	c.SandboxPatients = int(integer("EPS_SANDBOX_PATIENTS", 0, 0, 10_000_000))
+	c.SandboxControl = raw["EPS_SANDBOX_CONTROL"]
 
 	if c.BaseURL == "" {
 		c.BaseURL = DeriveBaseURL(c.Addr, c.TLSCert != "")

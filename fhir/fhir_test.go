@@ -40,7 +40,7 @@ func roundTrip(t *testing.T, enc *Encoder, res proto.Message) []byte {
 }
 
 // normalizeReferences rewrites every Reference under m in jsonformat's typed-id form.
-func normalizeReferences(t *testing.T, m protoreflect.Message) {
+func normalizeReferences(t testing.TB, m protoreflect.Message) {
 	t.Helper()
 	if m.Descriptor().Name() == "Reference" {
 		if err := jsonformat.NormalizeReference(m.Interface()); err != nil {

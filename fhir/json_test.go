@@ -70,7 +70,7 @@ func TestEncoderPretty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := enc.Marshal(res, true)
+			want, err := newReference(t).marshal(res, true) // jsonformat's pretty marshaller
 			if err != nil {
 				t.Fatal(err)
 			}

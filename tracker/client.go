@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config is what a Client needs to reach Spine. Zero durations and sizes take the defaults below.
@@ -23,6 +25,23 @@ type Config struct {
 	MaxRetries       int           // default 2; negative for none
 	RetryBackoff     time.Duration // base backoff, default 100ms, exponential with full jitter
 	MaxResponseBytes int64         // default 4 MiB; bigger reply -> ErrUpstream
+
+	// MaxConcurrency bounds the Spine requests in flight from this instance (SPINE_MAX_CONCURRENCY,
+	// default 64). Spine sees instances × MaxConcurrency at most.
+	MaxConcurrency int
+	// MaxWaiting bounds the calls waiting for a slot (SPINE_MAX_WAITING, default 4 × MaxConcurrency);
+	// more fail at once with ErrOverloaded.
+	MaxWaiting int
+	// BreakerFailures is how many consecutive connection failures or timeouts open the circuit
+	// breaker (SPINE_BREAKER_FAILURES, default 5; negative for no breaker).
+	BreakerFailures int
+	// BreakerOpenFor is how long an open breaker refuses calls before one trial call
+	// (SPINE_BREAKER_OPEN_FOR, default 10s).
+	BreakerOpenFor time.Duration
+
+	Logger         *slog.Logger         // breaker state changes; nil = discard
+	TracerProvider trace.TracerProvider // nil = no spans
+	MeterProvider  metric.MeterProvider // nil = no metrics
 }
 
 // The defaults for Config's zero values.
@@ -31,6 +50,9 @@ const (
 	DefaultMaxRetries       = 2
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxResponseBytes = 4 << 20
+	DefaultMaxConcurrency   = 64
+	DefaultBreakerFailures  = 5
+	DefaultBreakerOpenFor   = 10 * time.Second
 )
 
 // maxBackoff caps one wait between attempts, whatever the attempt number.
@@ -60,6 +82,15 @@ func (c Config) Validate() error {
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, fmt.Errorf("max response bytes %d must not be negative", c.MaxResponseBytes))
 	}
+	if c.MaxConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("max concurrency %d must not be negative", c.MaxConcurrency))
+	}
+	if c.MaxWaiting < 0 {
+		errs = append(errs, fmt.Errorf("max waiting %d must not be negative", c.MaxWaiting))
+	}
+	if c.BreakerOpenFor < 0 {
+		errs = append(errs, fmt.Errorf("breaker open time %v must not be negative", c.BreakerOpenFor))
+	}
 	return errors.Join(errs...)
 }
 
@@ -79,14 +110,32 @@ func (c Config) withDefaults() Config {
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
 	}
+	if c.MaxConcurrency == 0 {
+		c.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if c.MaxWaiting == 0 {
+		c.MaxWaiting = 4 * c.MaxConcurrency
+	}
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = DefaultBreakerFailures
+	}
+	if c.BreakerOpenFor == 0 {
+		c.BreakerOpenFor = DefaultBreakerOpenFor
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	return c
 }
 
 // Client calls Spine's EPS Tracker interactions. It is safe for concurrent use.
 type Client struct {
-	cfg Config
-	hc  *http.Client
+	cfg     Config
+	hc      *http.Client
+	in      *instruments
+	limit   *limiter
+	breaker *breaker // nil when disabled
 }
 
 // New returns a Client for cfg. hc carries the mutual TLS Spine requires (see NewHTTPClient); it is
@@ -98,17 +147,31 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		return nil, errors.New("tracker: nil *http.Client: Spine needs one carrying its client certificate")
 	}
-	return &Client{cfg: cfg.withDefaults(), hc: hc}, nil
+	cfg = cfg.withDefaults()
+	in, err := newInstruments(cfg.TracerProvider, cfg.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("tracker: telemetry: %w", err)
+	}
+	c := &Client{cfg: cfg, hc: instrumentHTTP(hc, cfg.TracerProvider, cfg.MeterProvider), in: in}
+	c.limit = newLimiter(cfg.MaxConcurrency, cfg.MaxWaiting, func(ctx context.Context, d int64) { in.active.Add(ctx, d) })
+	if cfg.BreakerFailures > 0 {
+		c.breaker = newBreaker(cfg.BreakerFailures, cfg.BreakerOpenFor, cfg.Logger, func(to string) {
+			in.transitions.Add(context.Background(), 1, metric.WithAttributes(attrState.String(to)))
+		})
+	}
+	return c, nil
 }
 
 // Search finds a patient's prescriptions (Spine's basic prescription search).
-func (c *Client) Search(ctx context.Context, who Caller, q SearchQuery) (*SearchResult, error) {
+func (c *Client) Search(ctx context.Context, who Caller, q SearchQuery) (_ *SearchResult, err error) {
+	ctx, rec := c.begin(ctx, interactionSearch, who)
+	defer func() { rec.end(err) }()
 	params, err := searchParams(interactionSearch, q)
 	if err != nil {
 		return nil, err
 	}
 	params.Set("format", "trace-summary")
-	body, err := c.call(ctx, who, interactionSearch, "/mm/prescriptions", params)
+	body, err := c.call(ctx, rec, who, interactionSearch, "/mm/prescriptions", params)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +189,9 @@ func (c *Client) Search(ctx context.Context, who Caller, q SearchQuery) (*Search
 }
 
 // Retrieve fetches one prescription with one issue: the one asked for, or the current one.
-func (c *Client) Retrieve(ctx context.Context, who Caller, q RetrieveQuery) (*Prescription, error) {
+func (c *Client) Retrieve(ctx context.Context, who Caller, q RetrieveQuery) (_ *Prescription, err error) {
+	ctx, rec := c.begin(ctx, interactionRetrieve, who)
+	defer func() { rec.end(err) }()
 	if !ValidPrescriptionID(q.PrescriptionID) {
 		return nil, invalid(interactionRetrieve, "invalid prescription ID")
 	}
@@ -137,7 +202,7 @@ func (c *Client) Retrieve(ctx context.Context, who Caller, q RetrieveQuery) (*Pr
 	if q.IssueNumber > 0 {
 		params.Set("issueNumber", strconv.Itoa(q.IssueNumber))
 	}
-	body, err := c.call(ctx, who, interactionRetrieve, "/mm/prescriptions/"+escapeSegment(q.PrescriptionID), params)
+	body, err := c.call(ctx, rec, who, interactionRetrieve, "/mm/prescriptions/"+escapeSegment(q.PrescriptionID), params)
 	if err != nil {
 		return nil, err
 	}
@@ -157,12 +222,14 @@ func (c *Client) Retrieve(ctx context.Context, who Caller, q RetrieveQuery) (*Pr
 }
 
 // ItemSummary finds a patient's prescriptions with their medication names (the 111 item summary).
-func (c *Client) ItemSummary(ctx context.Context, who Caller, q SearchQuery) (*ItemSummaryResult, error) {
+func (c *Client) ItemSummary(ctx context.Context, who Caller, q SearchQuery) (_ *ItemSummaryResult, err error) {
+	ctx, rec := c.begin(ctx, interactionItemSummary, who)
+	defer func() { rec.end(err) }()
 	params, err := searchParams(interactionItemSummary, q)
 	if err != nil {
 		return nil, err
 	}
-	body, err := c.call(ctx, who, interactionItemSummary, "/mm/nhs111itemsummary", params)
+	body, err := c.call(ctx, rec, who, interactionItemSummary, "/mm/nhs111itemsummary", params)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +246,9 @@ func (c *Client) ItemSummary(ctx context.Context, who Caller, q SearchQuery) (*I
 }
 
 // ItemDetails fetches what was prescribed on one prescription (the 111 item details).
-func (c *Client) ItemDetails(ctx context.Context, who Caller, q DetailQuery) (*PrescriptionDetail, error) {
+func (c *Client) ItemDetails(ctx context.Context, who Caller, q DetailQuery) (_ *PrescriptionDetail, err error) {
+	ctx, rec := c.begin(ctx, interactionItemDetails, who)
+	defer func() { rec.end(err) }()
 	if !ValidPrescriptionID(q.PrescriptionID) {
 		return nil, invalid(interactionItemDetails, "invalid prescription ID")
 	}
@@ -196,7 +265,7 @@ func (c *Client) ItemDetails(ctx context.Context, who Caller, q DetailQuery) (*P
 	if q.LineItemID != "" {
 		params.Set("lineitemid", strings.ToUpper(q.LineItemID))
 	}
-	body, err := c.call(ctx, who, interactionItemDetails, "/mm/nhs111itemdetails", params)
+	body, err := c.call(ctx, rec, who, interactionItemDetails, "/mm/nhs111itemdetails", params)
 	if err != nil {
 		return nil, err
 	}
@@ -249,155 +318,4 @@ func invalid(interaction, reason string) *Error {
 
 func wrongPatient(interaction string) *Error {
 	return &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "reply holds another patient's prescription"}
-}
-
-// call makes one Spine GET under one deadline, retrying connection failures and HTTP 5xx with
-// exponential backoff and full jitter. Spine's own error answers (HTTP 200 with a statusCode) are
-// final: they come from Spine having looked, and asking again would give the same answer.
-func (c *Client) call(ctx context.Context, who Caller, interaction, path string, params url.Values) ([]byte, error) {
-	headers, err := c.headers(interaction, who)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	target := c.cfg.BaseURL + path + "?" + params.Encode()
-
-	for attempt := 0; ; attempt++ {
-		body, retry, err := c.attempt(ctx, interaction, target, headers)
-		if err == nil {
-			return body, nil
-		}
-		if !retry || attempt >= c.cfg.MaxRetries {
-			return nil, err
-		}
-		wait := backoff(c.cfg.RetryBackoff, attempt)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			return nil, err // another attempt could not finish in time: report what went wrong
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, contextError(ctx, interaction)
-		case <-timer.C:
-		}
-	}
-}
-
-// attempt makes one request. retry says whether the failure is worth another attempt.
-func (c *Client) attempt(ctx context.Context, interaction, target string, headers http.Header) (body []byte, retry bool, err error) {
-	if ctx.Err() != nil {
-		return nil, false, contextError(ctx, interaction)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, false, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "building request"}
-	}
-	req.Header = headers.Clone()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, contextError(ctx, interaction)
-		}
-		// A *url.Error names the URL, and the URL holds the NHS number: keep only the cause, so that
-		// the error can be logged.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, true, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "connection failed", Err: err}
-	}
-	defer func() {
-		// Drain a little so that the connection can be reused; a bigger leftover is not worth it.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-	}()
-
-	body, err = io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, contextError(ctx, interaction)
-		}
-		return nil, true, &Error{Kind: ErrUpstream, Interaction: interaction, HTTPStatus: resp.StatusCode, Reason: "reading reply", Err: err}
-	}
-	if int64(len(body)) > c.cfg.MaxResponseBytes {
-		return nil, false, &Error{Kind: ErrUpstream, Interaction: interaction, HTTPStatus: resp.StatusCode,
-			Reason: fmt.Sprintf("reply larger than %d bytes", c.cfg.MaxResponseBytes)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, resp.StatusCode >= 500, httpError(interaction, resp.StatusCode, body)
-	}
-	if ctx.Err() != nil {
-		// An answer that arrives as the caller gives up is not trusted: a server cut short may send
-		// an empty 200.
-		return nil, false, contextError(ctx, interaction)
-	}
-	return body, false, nil
-}
-
-// httpError describes a reply other than 200. Spine may send one "without a json response" (SPEC 3);
-// if it does carry a statusCode, that says more than the HTTP status.
-func httpError(interaction string, status int, body []byte) *Error {
-	if _, err := decodeEnvelope(interaction, body); err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.StatusCode != "" {
-			e.HTTPStatus = status
-			return e
-		}
-	}
-	return &Error{Kind: ErrUpstream, Interaction: interaction, HTTPStatus: status,
-		Reason: fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))}
-}
-
-// contextError tells the caller giving up from the deadline passing. A caller's own deadline is a
-// timeout too: either way Spine was too slow for the time allowed.
-func contextError(ctx context.Context, interaction string) *Error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &Error{Kind: ErrTimeout, Interaction: interaction, Reason: "no answer from Spine in time", Err: ctx.Err()}
-	}
-	return &Error{Kind: ErrCanceled, Interaction: interaction, Reason: "caller gave up", Err: ctx.Err()}
-}
-
-// backoff is the wait before retry number attempt+1: uniformly random up to base*2^attempt ("full
-// jitter"), so that many clients failing together do not retry together.
-func backoff(base time.Duration, attempt int) time.Duration {
-	ceiling := base << min(attempt, 16)
-	if ceiling <= 0 || ceiling > maxBackoff {
-		ceiling = maxBackoff
-	}
-	return rand.N(ceiling + 1)
-}
-
-// headers builds the request headers of SPEC 1.4. The caller's user and role win over the
-// configured defaults; an invalid trace id is left out rather than having Spine reject the call (54).
-func (c *Client) headers(interaction string, who Caller) (http.Header, error) {
-	h := http.Header{}
-	h.Set("Accept", "application/json")
-	h.Set("Spine-From-Asid", c.cfg.ASID)
-	user, role := who.UserID, who.RoleProfileID
-	if user == "" {
-		user = c.cfg.UserID
-	}
-	if role == "" {
-		role = c.cfg.RoleProfileID
-	}
-	// Spine would refuse these (55, 56); refusing here saves the round trip and keeps a malformed
-	// identity out of a header.
-	if user != "" && !ValidUserID(user) {
-		return nil, &Error{Kind: ErrRejected, Interaction: interaction, Reason: "invalid Spine user ID"}
-	}
-	if role != "" && !ValidRoleProfileID(role) {
-		return nil, &Error{Kind: ErrRejected, Interaction: interaction, Reason: "invalid Spine role profile ID"}
-	}
-	if user != "" {
-		h.Set("Spine-UserId", user)
-	}
-	if role != "" {
-		h.Set("Spine-RoleProfileId", role)
-	}
-	if ValidTraceID(who.TraceID) {
-		h.Set("Eps-TraceId", who.TraceID)
-	}
-	return h, nil
 }

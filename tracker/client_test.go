@@ -698,6 +698,9 @@ func TestConfig(t *testing.T) {
 		{"a URL with a query is refused", func(c *Config) { c.BaseURL = "https://spine.example/?x=1" }, []string{"base URL"}},
 		{"an ASID of 11 digits is refused", func(c *Config) { c.ASID = "20000000094" }, []string{"ASID"}},
 		{"negative durations are refused", func(c *Config) { c.Timeout, c.RetryBackoff = -1, -1 }, []string{"timeout", "backoff"}},
+		{"negative limits are refused", func(c *Config) { c.MaxConcurrency, c.MaxWaiting, c.BreakerOpenFor = -1, -1, -1 },
+			[]string{"max concurrency", "max waiting", "breaker open time"}},
+		{"a negative breaker threshold turns the breaker off", func(c *Config) { c.BreakerFailures = -1 }, nil},
 		{"every problem is reported at once", func(c *Config) { *c = Config{UserID: "x", RoleProfileID: "y", MaxResponseBytes: -1} },
 			[]string{"base URL", "ASID", "user ID", "role profile ID", "response bytes"}},
 	}
@@ -741,6 +744,26 @@ func TestConfig(t *testing.T) {
 		if c.cfg.Timeout != DefaultTimeout || c.cfg.MaxRetries != DefaultMaxRetries ||
 			c.cfg.RetryBackoff != DefaultRetryBackoff || c.cfg.MaxResponseBytes != DefaultMaxResponseBytes {
 			t.Errorf("config = %+v, want the defaults", c.cfg)
+		}
+		if got, want := cap(c.limit.slots), DefaultMaxConcurrency; got != want {
+			t.Errorf("concurrency bound = %d, want %d", got, want)
+		}
+		if got, want := c.limit.maxWaiting, int64(4*DefaultMaxConcurrency); got != want {
+			t.Errorf("waiting bound = %d, want %d", got, want)
+		}
+		if c.breaker == nil || c.breaker.openFor != DefaultBreakerOpenFor {
+			t.Errorf("breaker = %+v, want one open for %v", c.breaker, DefaultBreakerOpenFor)
+		}
+	})
+	t.Run("a negative breaker threshold leaves the breaker out", func(t *testing.T) {
+		cfg := good
+		cfg.BreakerFailures = -1
+		c, err := New(cfg, http.DefaultClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.breaker != nil {
+			t.Error("breaker present")
 		}
 	})
 }

@@ -3,6 +3,7 @@ package tracker
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The kinds of failure a tracker call can end in. Callers test for them with errors.Is; an *Error
@@ -26,17 +27,30 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrCanceled: the caller gave up (its context was cancelled) before Spine answered.
 	ErrCanceled = errors.New("canceled")
+	// ErrOverloaded: this instance already has as many Spine calls as it may make and waiting for
+	// one to finish would not fit in the call's deadline, or too many calls wait already. Spine was
+	// not called. Error.RetryAfter says when to try again.
+	ErrOverloaded = errors.New("overloaded")
+	// ErrCircuitOpen: Spine has failed to answer repeatedly (connection failures, timeouts), so
+	// calls fail at once until a trial call shows it is back. Spine was not called. Error.RetryAfter
+	// says when the next trial call may be made.
+	ErrCircuitOpen = errors.New("circuit open")
 )
 
 // Error is a failed tracker call. Kind is one of the Err values above; errors.Is(err, ErrNotFound)
 // and friends work through it.
 type Error struct {
 	Kind        error
-	Interaction string // "search", "retrieve", "nhs111itemsummary", "nhs111itemdetails"
-	StatusCode  string // Spine's statusCode, when Spine answered with one
-	Reason      string // Spine's reason text, or what went wrong
-	HTTPStatus  int    // when Spine answered with an HTTP status other than 200
-	Err         error  // the underlying cause, if any
+	Interaction string        // "search", "retrieve", "nhs111itemsummary", "nhs111itemdetails"
+	StatusCode  string        // Spine's statusCode, when Spine answered with one
+	Reason      string        // Spine's reason text, or what went wrong
+	HTTPStatus  int           // when Spine answered with an HTTP status other than 200
+	RetryAfter  time.Duration // ErrOverloaded and ErrCircuitOpen: when trying again may succeed
+	Err         error         // the underlying cause, if any
+
+	// spineDown marks a failure that says Spine is not answering (a connection failure, a reply cut
+	// off), as opposed to one Spine answered: the circuit breaker counts only these and timeouts.
+	spineDown bool
 }
 
 func (e *Error) Error() string {

@@ -3,6 +3,13 @@
 // Spine answers in its own JSON: every value a string, maps keyed by number, "False" standing in for
 // absent values. This package turns those answers into the concrete types below, so that callers never
 // see a map or a sentinel. It knows nothing of FHIR.
+//
+// The Client is a good citizen of a shared national service: at most Config.MaxConcurrency calls in
+// flight per instance, calls that could not be served in their deadline refused at once
+// (ErrOverloaded), and a circuit breaker that stops calling a Spine that does not answer
+// (ErrCircuitOpen); both carry a RetryAfter. ReloadingTLS picks up rotated certificates without a
+// restart. Each call is a span (spine.<interaction>) and a duration measurement, neither ever
+// holding an NHS number or a prescription ID.
 package tracker
 
 import "time"

@@ -50,6 +50,11 @@ func TLSConfigFromPEM(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
 	}, nil
 }
 
+// spineDialer and tlsHandshakeTimeout bound connecting to Spine, well inside a call's deadline.
+var spineDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+const tlsHandshakeTimeout = 5 * time.Second
+
 // NewHTTPClient returns an *http.Client for Spine over tlsConfig. It sets no overall Timeout and no
 // response-header timeout: each call's context carries the one deadline that rules (Config.Timeout).
 // Telemetry can wrap its Transport (otelhttp.NewTransport) where the client is wired.
@@ -57,13 +62,12 @@ func NewHTTPClient(tlsConfig *tls.Config) *http.Client {
 	if tlsConfig != nil {
 		tlsConfig = tlsConfig.Clone() // the transport adds its ALPN protocols to the one it holds
 	}
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
+			DialContext:           spineDialer.DialContext,
 			TLSClientConfig:       tlsConfig,
-			TLSHandshakeTimeout:   5 * time.Second,
+			TLSHandshakeTimeout:   tlsHandshakeTimeout,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   64,

@@ -178,14 +178,31 @@ func (c *Certs) WriteClientFiles(dir string) error {
 		{ClientFile, c.ClientCertPEM, 0o644},
 		{ClientKeyFile, c.ClientKeyPEM, 0o600},
 	} {
-		path := filepath.Join(dir, f.name)
-		// WriteFile keeps the mode of a file that already exists: tighten it before writing a key.
-		if err := os.Chmod(path, f.mode); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		if err := os.WriteFile(path, f.data, f.mode); err != nil {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFileAtomic writes a file under a temporary name and renames it into place, so that a client
+// reloading its certificates while they are rotated never reads half a file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

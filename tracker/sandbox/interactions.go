@@ -69,11 +69,14 @@ func (s *Sandbox) answer(r *http.Request, in interaction, id string) reply {
 	if !tracker.ValidASID(h.Get("Spine-From-Asid")) {
 		return fail(codeInvalidASID, reasonInvalidASID)
 	}
-	// T-GH: user and role MAY be sent (checked when present); T-111: SHALL (Options.Strict).
-	if v, present := header(h, "Spine-UserId"); (present || s.strict) && !tracker.ValidUserID(v) {
+	// T-GH: user and role MAY be sent (checked when present); T-111: SHALL, so the 111 interactions
+	// always require them, as Spine does (SPEC 1.4: failure gives 55 and 56). Options.Strict requires
+	// them on the basic interactions too.
+	required := s.strict || in == itemSummary || in == itemDetails
+	if v, present := header(h, "Spine-UserId"); (present || required) && !tracker.ValidUserID(v) {
 		return fail(codeInvalidUserID, reasonInvalidUserID)
 	}
-	if v, present := header(h, "Spine-RoleProfileId"); (present || s.strict) && !tracker.ValidRoleProfileID(v) {
+	if v, present := header(h, "Spine-RoleProfileId"); (present || required) && !tracker.ValidRoleProfileID(v) {
 		return fail(codeInvalidRole, reasonInvalidRole)
 	}
 	if v, present := header(h, "Eps-TraceId"); present && !tracker.ValidTraceID(v) {

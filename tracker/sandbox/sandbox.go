@@ -26,8 +26,11 @@ type Options struct {
 	Now      func() time.Time // clock; default time.Now. All data dates are relative to it.
 	Patients int              // size of the generated large data set (beyond the documented patients); 0 = none
 	Seed     int64            // for the generated set; default 1
-	Strict   bool             // require Spine-UserId and Spine-RoleProfileId (T-111 says SHALL)
+	Strict   bool             // require Spine-UserId and Spine-RoleProfileId on the basic interactions too (the 111 ones always do)
 	Logger   *slog.Logger     // nil = discard. Never log NHS numbers unredacted.
+	// ControlFile, if set, names a file whose contents set the fault for every request while the
+	// sandbox runs, or rotate its certificates ("rotate"); see control.
+	ControlFile string
 }
 
 // Sandbox is the simulated Spine. It is an http.Handler; Start serves it over mTLS.
@@ -39,6 +42,8 @@ type Sandbox struct {
 	fault  atomic.Pointer[Fault]
 	hangs  atomic.Int32 // requests hanging now (for tests and logs)
 	calls  callLog
+
+	control control
 
 	stop     chan struct{} // closed by shutdown: ends hangs and latencies
 	stopOnce sync.Once
@@ -53,7 +58,7 @@ const genCacheSize = 4096
 
 // New returns a sandbox.
 func New(o Options) *Sandbox {
-	s := &Sandbox{now: o.Now, strict: o.Strict, log: o.Logger, stop: make(chan struct{})}
+	s := &Sandbox{now: o.Now, strict: o.Strict, log: o.Logger, stop: make(chan struct{}), control: control{path: o.ControlFile}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -207,6 +212,7 @@ func (s *Sandbox) requestFault(r *http.Request) (Fault, error) {
 	if h := r.Header.Get(FaultHeader); h != "" {
 		return ParseFault(h)
 	}
+	s.poll(r.Context())
 	if f := s.fault.Load(); f != nil {
 		return *f, nil
 	}

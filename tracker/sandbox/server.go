@@ -12,15 +12,21 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Server is a sandbox served over mutual TLS on a real listener.
 type Server struct {
 	URL     string // https://host:port, no trailing slash
-	Certs   *Certs
+	Certs   *Certs // as generated at Start; see CurrentCerts after RotateCerts
 	Sandbox *Sandbox
 
+	hosts     []string
+	tls       atomic.Pointer[tls.Config] // the server's configuration now; RotateCerts swaps it
+	certMu    sync.Mutex                 // guards current and certsDir
+	current   *Certs
+	certsDir  string
 	srv       *http.Server
 	done      chan error
 	closeOnce sync.Once
@@ -61,9 +67,10 @@ func Start(o Options, addr string) (*Server, error) {
 	s := &Server{
 		Certs:   certs,
 		Sandbox: sb,
+		hosts:   hosts,
+		current: certs,
 		srv: &http.Server{
 			Handler:           sb,
-			TLSConfig:         tlsConfig,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			// TLS handshake failures (a client without a certificate) are expected: debug level.
@@ -73,8 +80,15 @@ func Start(o Options, addr string) (*Server, error) {
 		},
 		done: make(chan error, 1),
 	}
+	s.tls.Store(tlsConfig)
+	sb.control.mu.Lock()
+	sb.control.onRotate = s.RotateCerts
+	sb.control.mu.Unlock()
+	// Each handshake takes the configuration in use at that moment, so that RotateCerts acts as a
+	// Spine restarted with new certificates would, without a new port.
+	dynamic := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.tls.Load(), nil }}
 	s.URL = "https://" + urlHost(ln.Addr().(*net.TCPAddr), host)
-	go func() { s.done <- s.srv.Serve(tls.NewListener(ln, tlsConfig)) }()
+	go func() { s.done <- s.srv.Serve(tls.NewListener(ln, dynamic)) }()
 	return s, nil
 }
 
@@ -88,6 +102,56 @@ func urlHost(a *net.TCPAddr, host string) string {
 		return net.JoinHostPort("localhost", port)
 	}
 	return net.JoinHostPort(a.IP.String(), port)
+}
+
+// CurrentCerts returns the certificates in use now.
+func (s *Server) CurrentCerts() *Certs {
+	s.certMu.Lock()
+	defer s.certMu.Unlock()
+	return s.current
+}
+
+// WriteClientFiles writes the client's files for the current certificates into dir (see
+// Certs.WriteClientFiles), and again there after every RotateCerts.
+func (s *Server) WriteClientFiles(dir string) error {
+	s.certMu.Lock()
+	defer s.certMu.Unlock()
+	if err := s.current.WriteClientFiles(dir); err != nil {
+		return err
+	}
+	s.certsDir = dir
+	return nil
+}
+
+// RotateCerts replaces the CA, the server certificate and the client certificate with new ones, as
+// a Spine restarted with new certificates would present (issue 11): new handshakes use them at
+// once, and idle connections are closed so that clients must make new ones. The client files are
+// rewritten where WriteClientFiles last wrote them. Connections busy with a request finish on the
+// old certificates.
+func (s *Server) RotateCerts() error {
+	certs, err := GenerateCerts(s.hosts...)
+	if err != nil {
+		return err
+	}
+	cfg, err := certs.ServerTLSConfig()
+	if err != nil {
+		return err
+	}
+	s.certMu.Lock()
+	defer s.certMu.Unlock()
+	// Files first: a client that reloads as soon as it sees the new server certificate must find
+	// the new client certificate already there.
+	if s.certsDir != "" {
+		if err := certs.WriteClientFiles(s.certsDir); err != nil {
+			return fmt.Errorf("writing client files: %w", err)
+		}
+	}
+	s.current = certs
+	s.tls.Store(cfg)
+	// Turning keep-alives off closes idle connections; a restarted Spine would have dropped them.
+	s.srv.SetKeepAlivesEnabled(false)
+	s.srv.SetKeepAlivesEnabled(true)
+	return nil
 }
 
 // Close shuts the server down gracefully: hung and delayed requests end at once, others may finish
@@ -116,8 +180,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("certs", "", "directory to write ca.pem, client.pem and client-key.pem into (required)")
 	patients := fs.Int("patients", 0, "number of generated patients beyond the documented ones")
 	seed := fs.Int64("seed", 1, "seed of the generated patients")
-	strict := fs.Bool("strict", false, "require Spine-UserId and Spine-RoleProfileId")
+	strict := fs.Bool("strict", false, "require Spine-UserId and Spine-RoleProfileId on the basic interactions too (the 111 ones always do)")
 	faultFlag := fs.String("fault", "", "fault for every request: latency[=DURATION], http500, malformed, status5, hang or reset")
+	controlFile := fs.String("control", "", "file whose contents, when changed, set the fault (as --fault) or rotate the certificates (\"rotate\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -140,12 +205,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := Start(Options{Patients: *patients, Seed: *seed, Strict: *strict, Logger: logger}, *addr)
+	srv, err := Start(Options{Patients: *patients, Seed: *seed, Strict: *strict, Logger: logger, ControlFile: *controlFile}, *addr)
 	if err != nil {
 		return err
 	}
 	srv.Sandbox.SetFault(fault)
-	if err := srv.Certs.WriteClientFiles(*dir); err != nil {
+	if err := srv.WriteClientFiles(*dir); err != nil {
 		return errors.Join(fmt.Errorf("writing client files: %w", err), srv.Close(context.Background()))
 	}
 	printUsage(stdout, srv, *dir, *patients)
