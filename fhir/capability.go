@@ -20,15 +20,26 @@ type CapabilityOptions struct {
 	// DetailedInteractions reports whether Spine's 111 detail calls are on, i.e. whether
 	// MedicationRequests name their medication.
 	DetailedInteractions bool
-	// Security is the markdown describing how clients authenticate; empty means the adapter does
-	// not authenticate them (the truth until bearer tokens arrive).
+	// Security is the markdown describing how clients authenticate and what they may do.
 	Security string
+	// AuthorizeURL and TokenURL are the authorization server's endpoints, advertised with SMART's
+	// oauth-uris extension; empty leaves the extension out.
+	AuthorizeURL, TokenURL string
+	// CORS says whether browser origins are allowed (EPS_CORS_ORIGINS).
+	CORS bool
+	// AuditEvent says whether the audit trail can be searched (GET AuditEvent).
+	AuditEvent bool
 }
 
-const defaultSecurity = "This release does **not** authenticate clients or authorise requests: " +
-	"serve it on loopback only, in front of the embedded Spine sandbox. Bearer-token (SMART on FHIR) " +
-	"authentication, role checks and a local audit trail, which the EPS Tracker's conditions of use " +
-	"require before real patient data is served, come in a later release."
+const defaultSecurity = "Bearer access tokens (SMART on FHIR) are required on every resource but this " +
+	"statement, the SearchParameters and SMART discovery."
+
+// SMART on FHIR's security service coding and its oauth-uris extension (SMART App Launch 1.0, which
+// 2.x keeps beside .well-known/smart-configuration).
+const (
+	systemRestfulSecurityService = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+	extensionOAuthURIs           = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+)
 
 // CapabilityStatement describes exactly what the adapter serves: MedicationRequest read and search,
 // the includes and revinclude it honours, and the resources that appear only through them.
@@ -75,17 +86,21 @@ func CapabilityStatement(o CapabilityOptions) *cspb.CapabilityStatement {
 				"OperationOutcomes. Unknown search parameters are ignored and left out of the " +
 				"`self` link unless the request carries `Prefer: handling=strict`, which makes " +
 				"them a 400."),
-			Security: &cspb.CapabilityStatement_Rest_Security{Description: markdown(security)},
+			Security: restSecurity(o, security),
 			Resource: []*cspb.CapabilityStatement_Rest_Resource{
 				medicationRequest(o),
-				includeOnly(c4pb.ResourceTypeCode_MEDICATION_DISPENSE, "Not read or searched directly: "+
-					"returned only by `_revinclude=MedicationDispense:prescription`, one per line "+
-					"item with dispense activity, where Spine holds dispense data."),
-				includeOnly(c4pb.ResourceTypeCode_PATIENT, "Not read or searched directly: returned "+
-					"only by `_include=MedicationRequest:patient`, once per Bundle."),
-				includeOnly(c4pb.ResourceTypeCode_ORGANIZATION, "Not read or searched directly: "+
-					"returned only by `_include=MedicationRequest:requester`, each organisation "+
-					"once per Bundle."),
+				readOnly(c4pb.ResourceTypeCode_MEDICATION_DISPENSE, "One per line item a pharmacy acted on "+
+					"(fully dispensed `completed`, not dispensed `declined`, partly dispensed or owing "+
+					"`in-progress`), from the same Spine data as its MedicationRequest: returned by "+
+					"`_revinclude=MedicationDispense:prescription` and readable at the id it gives "+
+					"(`d-` and the MedicationRequest's id)."),
+				readOnly(c4pb.ResourceTypeCode_PATIENT, "The adapter has no demographics: a Patient holds "+
+					"only the NHS number identifier, tagged SUBSETTED. Readable for any valid NHS number "+
+					"(audited as an access to patient data); returned once per Bundle by "+
+					"`_include=MedicationRequest:patient`."),
+				readOnly(c4pb.ResourceTypeCode_ORGANIZATION, "Prescribers and pharmacies (ODS code as id), "+
+					"as Spine named them in the answers this server has given: an ODS code never seen "+
+					"is a 404 that says so. Returned once per Bundle by `_include=MedicationRequest:requester`."),
 				{
 					Type: &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: c4pb.ResourceTypeCode_SEARCH_PARAMETER},
 					Interaction: []*cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
@@ -96,6 +111,9 @@ func CapabilityStatement(o CapabilityOptions) *cspb.CapabilityStatement {
 				},
 			},
 		}},
+	}
+	if o.AuditEvent {
+		cs.Rest[0].Resource = append(cs.Rest[0].Resource, auditEvent())
 	}
 	if o.BaseURL != "" {
 		cs.Implementation.Url = &d4pb.Url{Value: o.BaseURL}
@@ -164,16 +182,73 @@ func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resou
 		searchParam("_count", c4pb.SearchParamTypeCode_NUMBER, "",
 			"Page size. Further pages are reached through the `next` and `previous` links."),
 		searchParam("_summary", c4pb.SearchParamTypeCode_TOKEN, "",
-			"`count` only: a Bundle with `total` and no entries."),
+			"`true`: the summary form (one Spine search, no medication, prescriber or line-item id); "+
+				"`count`: a Bundle with `total` and no entries."),
 	)
 	return r
 }
 
-func includeOnly(typ c4pb.ResourceTypeCode_Value, doc string) *cspb.CapabilityStatement_Rest_Resource {
+// readOnly is a resource type the server reads by id but does not search.
+func readOnly(typ c4pb.ResourceTypeCode_Value, doc string) *cspb.CapabilityStatement_Rest_Resource {
 	return &cspb.CapabilityStatement_Rest_Resource{
 		Type:          &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: typ},
 		Documentation: markdown(doc),
+		Interaction: []*cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
+			interaction(vs4pb.TypeRestfulInteractionValueSet_READ, "Every reference this server emits to one resolves."),
+		},
 	}
+}
+
+// auditEvent declares the audit trail's search, for auditors.
+func auditEvent() *cspb.CapabilityStatement_Rest_Resource {
+	r := &cspb.CapabilityStatement_Rest_Resource{
+		Type: &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: c4pb.ResourceTypeCode_AUDIT_EVENT},
+		Documentation: markdown("The local audit trail of every access to patient data (IHE BALP), newest " +
+			"first, for users whose role carries an auditor activity code and scope " +
+			"`user/AuditEvent.rs`. Reading it is itself audited."),
+		Interaction: []*cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
+			interaction(vs4pb.TypeRestfulInteractionValueSet_SEARCH_TYPE, "At least one of patient, agent or date."),
+		},
+		SearchParam: []*cspb.CapabilityStatement_Rest_Resource_SearchParam{
+			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/clinical-patient",
+				"`Patient/{NHS number}` or an NHS number."),
+			searchParam("agent", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/AuditEvent-agent",
+				"The user id (CIS2 UUID) of who accessed."),
+			searchParam("date", c4pb.SearchParamTypeCode_DATE, "http://hl7.org/fhir/SearchParameter/AuditEvent-date",
+				"Prefixes `eq`, `ge`, `gt`, `le`, `lt`."),
+			searchParam("_count", c4pb.SearchParamTypeCode_NUMBER, "", "Page size; further pages by the `next` link."),
+		},
+	}
+	return r
+}
+
+// restSecurity is rest.security: SMART on FHIR, with the authorization server's endpoints.
+func restSecurity(o CapabilityOptions, description string) *cspb.CapabilityStatement_Rest_Security {
+	sec := &cspb.CapabilityStatement_Rest_Security{
+		Cors: &d4pb.Boolean{Value: o.CORS},
+		Service: []*d4pb.CodeableConcept{{
+			Coding: []*d4pb.Coding{{
+				System:  &d4pb.Uri{Value: systemRestfulSecurityService},
+				Code:    &d4pb.Code{Value: "SMART-on-FHIR"},
+				Display: &d4pb.String{Value: "SMART-on-FHIR"},
+			}},
+			Text: &d4pb.String{Value: "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)"},
+		}},
+		Description: markdown(description),
+	}
+	if o.AuthorizeURL != "" && o.TokenURL != "" {
+		uri := func(url, value string) *d4pb.Extension {
+			return &d4pb.Extension{
+				Url:   &d4pb.Uri{Value: url},
+				Value: &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Uri{Uri: &d4pb.Uri{Value: value}}},
+			}
+		}
+		sec.Extension = []*d4pb.Extension{{
+			Url:       &d4pb.Uri{Value: extensionOAuthURIs},
+			Extension: []*d4pb.Extension{uri("authorize", o.AuthorizeURL), uri("token", o.TokenURL)},
+		}}
+	}
+	return sec
 }
 
 func interaction(code vs4pb.TypeRestfulInteractionValueSet_Value, doc string) *cspb.CapabilityStatement_Rest_Resource_ResourceInteraction {

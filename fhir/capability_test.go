@@ -71,7 +71,7 @@ func TestCapabilityStatement(t *testing.T) {
 				t.Fatalf("rest = %+v, want one server", got.Rest)
 			}
 			if got.Rest[0].Security.Description != defaultSecurity {
-				t.Errorf("security.description = %q, want the unauthenticated-sandbox text", got.Rest[0].Security.Description)
+				t.Errorf("security.description = %q, want the default text", got.Rest[0].Security.Description)
 			}
 
 			var types []string
@@ -81,15 +81,10 @@ func TestCapabilityStatement(t *testing.T) {
 				for _, i := range r.Interaction {
 					interactions = append(interactions, i.Code)
 				}
-				if r.Type == "SearchParameter" {
-					if !slices.Equal(interactions, []string{"read"}) || len(r.SearchParam) > 0 {
-						t.Errorf("SearchParameter declares %q and %d search parameters; want read only", interactions, len(r.SearchParam))
-					}
-					continue
-				}
 				if r.Type != "MedicationRequest" {
-					if len(interactions) > 0 || len(r.SearchParam) > 0 {
-						t.Errorf("%s declares %q and %d search parameters; it is only ever included", r.Type, interactions, len(r.SearchParam))
+					// Read by id (every reference the server emits resolves), never searched.
+					if !slices.Equal(interactions, []string{"read"}) || len(r.SearchParam) > 0 {
+						t.Errorf("%s declares %q and %d search parameters; want read only", r.Type, interactions, len(r.SearchParam))
 					}
 					continue
 				}
@@ -187,4 +182,39 @@ func TestSearchParameters(t *testing.T) {
 	if want := []string{"business-status", "prescription-version", "group-identifier", "issue"}; !slices.Equal(codes, want) {
 		t.Errorf("codes = %q, want %q", codes, want)
 	}
+}
+
+func TestCapabilityStatementAdvertisesSMART(t *testing.T) {
+	cs := CapabilityStatement(CapabilityOptions{BaseURL: testBase, AuthorizeURL: "https://idp.example/authorize",
+		TokenURL: "https://idp.example/token", CORS: true, AuditEvent: true})
+	sec := cs.GetRest()[0].GetSecurity()
+	if c := sec.GetService()[0].GetCoding()[0]; c.GetSystem().GetValue() != systemRestfulSecurityService || c.GetCode().GetValue() != "SMART-on-FHIR" {
+		t.Errorf("service coding %v", c)
+	}
+	if !sec.GetCors().GetValue() {
+		t.Error("cors not declared")
+	}
+	ext := sec.GetExtension()
+	if len(ext) != 1 || ext[0].GetUrl().GetValue() != extensionOAuthURIs {
+		t.Fatalf("extensions %v", ext)
+	}
+	got := map[string]string{}
+	for _, e := range ext[0].GetExtension() {
+		got[e.GetUrl().GetValue()] = e.GetValue().GetUri().GetValue()
+	}
+	if got["authorize"] != "https://idp.example/authorize" || got["token"] != "https://idp.example/token" {
+		t.Errorf("oauth-uris %v", got)
+	}
+	var audit bool
+	for _, r := range cs.GetRest()[0].GetResource() {
+		audit = audit || r.GetType().GetValue().String() == "AUDIT_EVENT"
+	}
+	if !audit {
+		t.Error("AuditEvent search not declared")
+	}
+	enc, err := NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, enc, cs) // passes R4 validation, nothing lost
 }

@@ -12,13 +12,17 @@ import (
 // handleMetadata serves the CapabilityStatement, marshalled once: it does not change while the
 // process runs.
 // A statement that fails to marshal stops start-up, rather than becoming a 500 on every request.
-func handleMetadata(cfg Config, rd *renderer) (gin.HandlerFunc, error) {
+func handleMetadata(cfg Config, rd *renderer, d Deps) (gin.HandlerFunc, error) {
 	cs := fhir.CapabilityStatement(fhir.CapabilityOptions{
 		BaseURL:              cfg.BaseURL,
 		SoftwareVersion:      cfg.SoftwareVersion,
 		Now:                  cfg.Now(),
 		DetailedInteractions: cfg.Detailed,
 		Security:             cfg.SecurityDescription,
+		AuthorizeURL:         d.Auth.AuthorizationEndpoint(),
+		TokenURL:             d.Auth.TokenEndpoint(),
+		CORS:                 len(cfg.CORSOrigins) > 0,
+		AuditEvent:           d.Trail != nil,
 	})
 	body, err := rd.enc.Marshal(cs, false)
 	if err != nil {

@@ -38,6 +38,8 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, authorization string) (auth.Identity, error)
 	Authorize(id auth.Identity, resourceType, interaction string) error
 	SMARTConfiguration() map[string]any
+	AuthorizationEndpoint() string
+	TokenEndpoint() string
 }
 
 // Auditor commits one audit record durably; an error means the answer must not be sent.
@@ -147,7 +149,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	r.GET("/healthz", handleHealth())
 	r.GET("/readyz", handleReady(cfg.Ready, d.Logger))
 
-	metadata, err := handleMetadata(cfg, rend)
+	metadata, err := handleMetadata(cfg, rend, d)
 	if err != nil {
 		return nil, err
 	}
