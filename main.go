@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
@@ -164,6 +165,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if err := observe(tel, enc, trail); err != nil {
+		return err
+	}
 	var stopping atomic.Bool
 	handler, err := routes.New(routes.Config{
 		BaseURL:                 cfg.BaseURL,
@@ -217,7 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 	go func() { serveErr <- admin.Serve(adminLn) }()
-	printWelcome(stdout, cfg, issuer)
+	printWelcome(stdout, cfg, issuer, adminLn.Addr().String())
 
 	select {
 	case err := <-serveErr:
@@ -238,6 +242,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			err = errors.Join(err, serr)
 		}
 	}
+	return err
+}
+
+// observe exports the counters the encoder and the audit store keep: jsonformat fallbacks (the fast
+// encoder's misses, zero for every shape the adapter emits) and the audit trail's group commits.
+func observe(tel *telemetry.Telemetry, enc *fhir.Encoder, trail *audit.Store) error {
+	m := tel.Meter()
+	_, err := m.Int64ObservableCounter("fhir.encoder.fallbacks", metric.WithUnit("{resource}"),
+		metric.WithDescription("Resources the fast FHIR JSON encoder passed to jsonformat."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(enc.Fallbacks()))
+			return nil
+		}))
+	if err != nil || trail == nil {
+		return err
+	}
+	commits, err := m.Int64ObservableCounter("audit.commits", metric.WithUnit("{commit}"),
+		metric.WithDescription("Durable commits of audit records."))
+	if err != nil {
+		return err
+	}
+	records, err := m.Int64ObservableCounter("audit.records", metric.WithUnit("{record}"),
+		metric.WithDescription("Audit records committed."))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := trail.Stats()
+		o.ObserveInt64(commits, st.Commits)
+		o.ObserveInt64(records, st.Records)
+		return nil
+	}, commits, records)
 	return err
 }
 
@@ -448,10 +484,10 @@ func securityDescription(cfg *config.Config) string {
 	return s
 }
 
-func printWelcome(w io.Writer, cfg *config.Config, issuer *auth.Issuer) {
+func printWelcome(w io.Writer, cfg *config.Config, issuer *auth.Issuer, adminAddr string) {
 	fmt.Fprintf(w, "EPS Tracker FHIR adapter %s\n", version)
 	fmt.Fprintf(w, "  FHIR base:  %s\n", cfg.BaseURL)
-	fmt.Fprintf(w, "  Metrics:    http://%s/metrics\n", cfg.AdminAddr)
+	fmt.Fprintf(w, "  Metrics:    http://%s/metrics\n", adminAddr)
 	if !cfg.Sandbox() {
 		fmt.Fprintf(w, "  Spine:      %s\n", cfg.SpineBaseURL)
 		fmt.Fprintf(w, "  Auth:       bearer tokens from %s, audience %s\n", firstOf(cfg.AuthIssuer, cfg.AuthJWKSURL), cfg.AuthAudience)

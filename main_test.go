@@ -320,3 +320,43 @@ func TestAnAuditRecordSurvivesTheProcessBeingKilled(t *testing.T) {
 		t.Errorf("verify after SIGKILL: %v %+v", err, rep)
 	}
 }
+
+func TestMetricsOnTheAdminListener(t *testing.T) {
+	base, out, _ := startRun(t, testEnv(t))
+	token := strings.TrimPrefix(welcomeValue(out.String(), "Token:"), "TOKEN=")
+	metricsURL := welcomeValue(out.String(), "Metrics:")
+	for _, path := range []string{"/MedicationRequest?patient=9691003120", "/MedicationRequest?patient=9691003120", "/MedicationRequest/3AF2CB-C86002-0000BX-1-1"} {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	if res, err := http.Get(strings.TrimSuffix(base, "/FHIR/R4") + "/metrics"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Error("/metrics answers on the FHIR port")
+		}
+	}
+	res, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	text := string(b)
+	for _, want := range []string{"http_server_request_duration", "spine_client_call_duration", "cache_lookups",
+		"fhir_encoder_fallbacks", "audit_records", "http_server_active_requests"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	for _, id := range []string{"9691003120", "3AF2CB", "3af2cb"} {
+		if strings.Contains(text, id) {
+			t.Errorf("/metrics holds an identifier %q", id)
+		}
+	}
+}

@@ -68,15 +68,19 @@ func run(ctx context.Context, args []string) error {
 		{name: "fault patient (Spine HTTP 500)", path: searchRoute + "?patient=" + faultPatient, route: searchRoute, problems: expectFault},
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
+	var problems []string
 	for _, s := range steps {
 		if s.route == readRoute {
 			if s.path == "" {
 				return fmt.Errorf("no MedicationRequest id in the search answer to read")
 			}
 		}
-		body, err := send(ctx, client, *fhirURL, *token, s)
+		body, problem, err := send(ctx, client, *fhirURL, *token, s)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if problem != "" {
+			problems = append(problems, s.name+": "+problem)
 		}
 		fmt.Printf("  %-32s HTTP %d trace %s\n", s.name, s.status, s.traceID)
 		if s.route == searchRoute && s.status == http.StatusOK && steps[2].path == "" {
@@ -89,7 +93,6 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	wantStatus := []func(int) bool{is(200), is(200), is(200), func(c int) bool { return c >= 500 }}
-	var problems []string
 	for i, s := range steps {
 		if !wantStatus[i](s.status) {
 			problems = append(problems, fmt.Sprintf("%s: HTTP %d", s.name, s.status))
@@ -134,7 +137,7 @@ func is(want int) func(int) bool { return func(got int) bool { return got == wan
 
 // send makes one request with its own sampled traceparent, so the trace can be fetched by id, and
 // checks the traceresponse header names the same trace.
-func send(ctx context.Context, client *http.Client, base, token string, s *step) ([]byte, error) {
+func send(ctx context.Context, client *http.Client, base, token string, s *step) (body []byte, problem string, err error) {
 	var tid [16]byte
 	var sid [8]byte
 	_, _ = rand.Read(tid[:])
@@ -142,7 +145,7 @@ func send(ctx context.Context, client *http.Client, base, token string, s *step)
 	s.traceID = hex.EncodeToString(tid[:])
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+s.path, nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
 	req.Header.Set("traceparent", "00-"+s.traceID+"-"+hex.EncodeToString(sid[:])+"-01")
@@ -151,15 +154,15 @@ func send(ctx context.Context, client *http.Client, base, token string, s *step)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err = io.ReadAll(resp.Body)
 	s.status = resp.StatusCode
 	if tr := resp.Header.Get("traceresponse"); !strings.HasPrefix(tr, "00-"+s.traceID+"-") {
-		return body, fmt.Errorf("traceresponse %q does not continue trace %s", tr, s.traceID)
+		problem = fmt.Sprintf("traceresponse %q does not continue trace %s", tr, s.traceID)
 	}
-	return body, err
+	return body, problem, err
 }
 
 func firstMedicationRequestID(bundle []byte) string {
