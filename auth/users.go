@@ -44,6 +44,12 @@ var SandboxUsers = []SandboxUser{
 		ActivityCodes: []string{SandboxAuditorCode}, Scopes: []string{"user/AuditEvent.rs"},
 	},
 	{
+		UserID: "555555555560", Password: "sandbox-nurse", Name: "Sandbox Nurse (password login)",
+		Description:   "clinician signed in with a password, not a smartcard: allowed, but a real Spine gives no medication",
+		RoleProfileID: "666666666670", OrgCode: "A83008", RoleCode: "S8000:G8000:R8001",
+		ActivityCodes: []string{"B0570"}, Scopes: []string{"user/*.rs"},
+	},
+	{
 		UserID: "555555555559", Password: "sandbox-patient", Name: "Sandbox Patient App",
 		Description: "patient-facing app with a patient launch context: 403",
 		Scopes:      []string{"launch/patient", "patient/MedicationRequest.rs"}, Patient: "sandbox-patient-1",

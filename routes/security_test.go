@@ -203,3 +203,36 @@ func TestSMARTDiscovery(t *testing.T) {
 		t.Errorf("code_challenge_methods_supported %v", methods)
 	}
 }
+
+// TestDetailedInteractionsNeedASmartcardAgainstARealSpine: Spine answers its 111 detail calls (the
+// only source of medication) only for a smartcard-authenticated user, so against a real Spine a
+// password-authenticated user's answers carry no medication and no detail call is made.
+func TestDetailedInteractionsNeedASmartcardAgainstARealSpine(t *testing.T) {
+	a := start(t, setup{detailed: true, configure: func(c *routes.Config) { c.DetailedNeedsSmartcard = true }})
+	read := "/MedicationRequest/3AF2CB-C86002-0000BX-1-1"
+	medication := func(got answer) map[string]any {
+		m, _ := got.JSON["medicationCodeableConcept"].(map[string]any)
+		return m
+	}
+
+	a.Spine.Sandbox.ResetCalls()
+	got := a.get(t, read) // the prescriber: smartcard (assurance level 3)
+	if n := a.Spine.Sandbox.CallCount("nhs111itemdetails"); n != 1 {
+		t.Errorf("smartcard user: %d detail calls, want 1", n)
+	}
+	if m := medication(got); m["coding"] == nil {
+		t.Errorf("smartcard user: no medication coding: %v", m)
+	}
+
+	a.Spine.Sandbox.ResetCalls()
+	got = a.get(t, read, "Authorization", "Bearer "+a.tokenFor(t, nurse))
+	if got.Status != http.StatusOK {
+		t.Fatalf("password user: status %d", got.Status)
+	}
+	if n := a.Spine.Sandbox.CallCount("nhs111itemdetails"); n != 0 {
+		t.Errorf("password user: %d detail calls, want none", n)
+	}
+	if m := medication(got); m["coding"] != nil || !strings.Contains(jsonText(m), "data-absent-reason") {
+		t.Errorf("password user: medication %v, want data-absent-reason only", m)
+	}
+}

@@ -189,6 +189,7 @@ const (
 	administrator = "555555555557"
 	auditor       = "555555555558"
 	patientApp    = "555555555559"
+	nurse         = "555555555560" // clinical, password login: no smartcard
 )
 
 type answer struct {
