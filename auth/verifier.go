@@ -25,6 +25,7 @@ type Verifier struct {
 	keys     *keySource
 	userInfo *userInfoClient // nil unless Config.UserInfo
 	meta     discovery
+	verified *verified // tokens already verified, by digest
 }
 
 // NewVerifier checks c, discovers the issuer's metadata when needed, and
@@ -38,7 +39,7 @@ func NewVerifier(ctx context.Context, c Config, logger *slog.Logger) (*Verifier,
 		return nil, err
 	}
 	c = c.withDefaults()
-	v := &Verifier{cfg: c, logger: logger}
+	v := &Verifier{cfg: c, logger: logger, verified: newVerified()}
 	v.meta = discovery{Issuer: c.Issuer, JWKSURI: c.JWKSURL, AuthorizationEndpoint: c.AuthorizationEndpoint,
 		TokenEndpoint: c.TokenEndpoint, UserInfoEndpoint: c.UserInfoURL}
 	needDiscovery := (c.Keys == nil && c.JWKSURL == "") || (c.UserInfo && c.UserInfoURL == "")
@@ -85,6 +86,10 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (Iden
 	if err != nil {
 		return Identity{}, err
 	}
+	keys, stale := v.keys.current()
+	if id, ok := v.verified.get(raw, time.Now(), keys); ok && !stale {
+		return id, nil
+	}
 	tok, err := jwt.Parse([]byte(raw),
 		jwt.WithKeyProvider(jws.KeyProviderFunc(v.provideKey)),
 		jwt.WithContext(ctx),
@@ -121,7 +126,11 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (Iden
 			}
 		}
 	}
-	return v.identity(claims, exp), nil
+	id := v.identity(claims, exp)
+	if keys, _ := v.keys.current(); keys != nil {
+		v.verified.put(raw, id, time.Now(), keys)
+	}
+	return id, nil
 }
 
 // bearer extracts the token from an Authorization header value (RFC 6750 section 2.1).
