@@ -10,7 +10,8 @@
 #   .ci/jaeger.sh build    build (or reuse) Jaeger only, print the binary's path
 #   .ci/jaeger.sh serve    run Jaeger in the foreground for local use (see docs/telemetry.md)
 #
-# Bounded: each wait has a deadline, and the whole run is killed after CHECK_TIMEOUT seconds.
+# Bounded: each wait has a deadline, and the run is killed after CHECK_TIMEOUT seconds (the one-off
+# Jaeger build, before it, is not counted).
 # Kept out of `go test ./...`; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
 	oopb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/operation_outcome_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -116,6 +117,12 @@ func (h *handlers) cached(c *gin.Context, key string) bool {
 		return false
 	}
 	a, ok := h.answers.Get(key)
+	result := "miss"
+	if ok {
+		result = "hit"
+	}
+	_, span := h.rd.tel.start(c.Request.Context(), "cache.Answers", attribute.String("cache.result", result))
+	span.End()
 	if !ok {
 		return false
 	}

@@ -114,7 +114,7 @@ func (d *demoAdapter) read(c *gin.Context) {
 // spine records a Spine call's span as the tracker does, with the raw URL a careless client would.
 func (d *demoAdapter) spine(ctx context.Context, interaction, rawURL string, fail bool) int {
 	_, span := d.tracer.Start(ctx, "spine."+interaction, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("spine.interaction", interaction), attribute.String("debug.url", rawURL)))
+		trace.WithAttributes(attribute.String("spine.interaction", interaction), attribute.String("url.full", rawURL)))
 	defer span.End()
 	status, code := http.StatusOK, "0"
 	if fail {

@@ -109,6 +109,7 @@ func run(ctx context.Context, args []string) error {
 			continue
 		}
 		raw = append(raw, body)
+		fmt.Printf("  %-32s %s\n", s.name, spanSummary(t))
 		for _, p := range s.problems(t) {
 			problems = append(problems, fmt.Sprintf("%s (trace %s): %s", s.name, s.traceID, p))
 		}
@@ -225,4 +226,43 @@ func epsTraceIDOf(traceID string) string {
 		return ""
 	}
 	return telemetry.EpsTraceID(trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid}))
+}
+
+// spanSummary lists a trace's span names as a tree, so the log shows what a trace looks like.
+func spanSummary(t jaegerTrace) string {
+	children := map[string][]jaegerSpan{}
+	ids := map[string]bool{}
+	for _, s := range t.Spans {
+		ids[s.SpanID] = true
+	}
+	var roots []jaegerSpan
+	for _, s := range t.Spans {
+		if p := s.parent(); p != "" && ids[p] {
+			children[p] = append(children[p], s)
+		} else {
+			roots = append(roots, s)
+		}
+	}
+	var b strings.Builder
+	var walk func(s jaegerSpan)
+	walk = func(s jaegerSpan) {
+		b.WriteString(s.OperationName)
+		if kids := children[s.SpanID]; len(kids) > 0 {
+			b.WriteString(" [")
+			for i, k := range kids {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				walk(k)
+			}
+			b.WriteString("]")
+		}
+	}
+	for i, r := range roots {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		walk(r)
+	}
+	return b.String()
 }
