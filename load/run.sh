@@ -132,7 +132,7 @@ search_path="/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-nu
 for s in $SCENARIOS; do
 	case "$s" in
 	hit)
-		start_adapter hit
+		start_adapter hit; ap=$pid
 		check "$base$search_path" "$token"
 		cp "$work/check.body" "$work/body.json"
 		start_baseline static -body "$work/body.json"; sp=$pid
@@ -140,8 +140,7 @@ for s in $SCENARIOS; do
 		measure "adapter cache hit" "$base$search_path" "$CONNECTIONS" "$token"
 		measure "static server, same bytes, $WIDE conns" "$burl/" "$WIDE"
 		measure "adapter cache hit, $WIDE conns" "$base$search_path" "$WIDE" "$token"
-		stop "$sp"; stop "$pid"
-		hit_pid_log="$work/hit/log"
+		stop "$sp"; stop "$ap"
 		;;
 	miss)
 		start_adapter miss EPS_CACHE_TTL=0

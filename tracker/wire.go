@@ -19,10 +19,12 @@ const (
 	interactionItemDetails = "nhs111itemdetails"
 )
 
-// basicStatusKinds maps the statusCodes of the basic interactions (SPEC 3) to error kinds.
+// basicStatusKinds maps the statusCodes of the basic interactions (SPEC 3) to error kinds. 50
+// ("query parameters not provided") is the adapter's own fault, never the client's: the adapter
+// always sends every parameter Spine needs, so a 50 means it built a wrong request.
 var basicStatusKinds = map[int]error{
 	1: ErrNotFound, 2: ErrUpstream, 3: ErrIssueNotFound, 4: ErrUpstream, 5: ErrUpstream,
-	50: ErrInvalidRequest, 51: ErrInvalidRequest,
+	50: ErrRejected, 51: ErrInvalidRequest,
 	52: ErrRejected, 53: ErrRejected, 54: ErrRejected, 55: ErrRejected, 56: ErrRejected,
 	57: ErrInvalidRequest, 59: ErrInvalidRequest, 60: ErrInvalidRequest, 61: ErrInvalidRequest,
 }
@@ -31,7 +33,7 @@ var basicStatusKinds = map[int]error{
 // differently from the basic table, while the 111 pages still show the basic 5x codes (SPEC 3).
 var detailStatusKinds = map[int]error{
 	1: ErrNotFound, 2: ErrInvalidRequest, 5: ErrUpstream, 6: ErrNotFound, 7: ErrNotFound, 8: ErrIssueNotFound,
-	50: ErrInvalidRequest, 51: ErrInvalidRequest,
+	50: ErrRejected, 51: ErrInvalidRequest,
 	52: ErrRejected, 53: ErrRejected, 54: ErrRejected, 55: ErrRejected, 56: ErrRejected,
 	57: ErrInvalidRequest, 59: ErrInvalidRequest, 60: ErrInvalidRequest, 61: ErrInvalidRequest,
 }

@@ -352,7 +352,7 @@ func TestStatusCodeKinds(t *testing.T) {
 		{"6", ErrUpstream, ErrNotFound},
 		{"7", ErrUpstream, ErrNotFound},
 		{"8", ErrUpstream, ErrIssueNotFound},
-		{"50", ErrInvalidRequest, ErrInvalidRequest},
+		{"50", ErrRejected, ErrRejected}, // the adapter's own fault: a 502, not the client's 400
 		{"51", ErrInvalidRequest, ErrInvalidRequest},
 		{"52", ErrRejected, ErrRejected},
 		{"53", ErrRejected, ErrRejected},
