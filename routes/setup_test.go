@@ -1,10 +1,12 @@
 package routes_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +32,7 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/telemetry"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
@@ -48,6 +52,25 @@ type adapter struct {
 	Token   string                      // the sandbox prescriber's access token, sent by get unless told otherwise
 	Spans   *tracetest.InMemoryExporter // with setup.traced
 	Metrics *sdkmetric.ManualReader     // with setup.traced
+	Logs    *syncBuffer                 // with setup.traced: the routes' JSON log lines
+}
+
+// syncBuffer is a log destination several goroutines write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // tokenFor mints an access token for a sandbox user.
@@ -152,6 +175,14 @@ func start(t testing.TB, s setup) *adapter {
 	if s.configure != nil {
 		s.configure(&cfg)
 	}
+	var (
+		logs   *syncBuffer
+		logger *slog.Logger
+	)
+	if s.traced {
+		logs = &syncBuffer{}
+		logger = slog.New(telemetry.TraceHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}
 	dir := t.TempDir()
 	issuer, err := auth.OpenIssuer(dir, srv.URL+"/oauth2", base)
 	if err != nil {
@@ -171,13 +202,13 @@ func start(t testing.TB, s setup) *adapter {
 	}
 	t.Cleanup(func() { _ = trail.Close() })
 	h, err := routes.New(cfg, routes.Deps{Tracker: tr, Encoder: enc, Auth: verifier, Audit: trail, Trail: trail,
-		Answers: s.answers, Tracing: tp, Meters: mp})
+		Answers: s.answers, Tracing: tp, Meters: mp, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
 	a := &adapter{URL: base, Spine: spine, Client: client, Handler: h, Issuer: issuer, Audit: trail,
-		Spans: spans, Metrics: metrics}
+		Spans: spans, Metrics: metrics, Logs: logs}
 	a.Token = a.tokenFor(t, prescriber)
 	return a
 }

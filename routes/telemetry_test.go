@@ -119,7 +119,8 @@ func names(spans tracetest.SpanStubs) []string {
 }
 
 // TestNoIdentifierReachesTelemetry runs searches, reads and errors with known identifiers, then looks
-// for each in every exported span and metric, in every encoding a URL or a log could give it.
+// for each in every exported span and metric and every log line, in every encoding a URL or a log
+// could give it.
 func TestNoIdentifierReachesTelemetry(t *testing.T) {
 	a := start(t, setup{traced: true, cached: true, detailed: true})
 	nhs := sandbox.PatientRepeatDispensing
@@ -146,7 +147,10 @@ func TestNoIdentifierReachesTelemetry(t *testing.T) {
 	}
 	spansJSON, _ := json.Marshal(a.Spans.GetSpans())
 	metricsJSON, _ := json.Marshal(rm)
-	exported := string(spansJSON) + fmt.Sprintf("%+v", rm) + string(metricsJSON)
+	exported := string(spansJSON) + fmt.Sprintf("%+v", rm) + string(metricsJSON) + a.Logs.String()
+	if !strings.Contains(a.Logs.String(), `"trace_id"`) {
+		t.Error("request log lines carry no trace_id")
+	}
 	for _, id := range []string{nhs, sandbox.PatientFaultMalformed, "9434765919", rx, "48A894-C86002-00009E", "A3B4D9-Z42475-11E6B"} {
 		for _, form := range []string{id, strings.ToLower(id), url.QueryEscape(id), url.PathEscape(id),
 			strings.ReplaceAll(id, "+", "."), strings.ReplaceAll(id, "+", "%2B"), "nhs-number%7C" + id, "nhs-number|" + id} {
