@@ -5,9 +5,11 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
 
@@ -98,4 +100,36 @@ func BenchmarkReadThroughRouter(b *testing.B) {
 // BenchmarkMetadataThroughRouter is the baseline: the CapabilityStatement, no Spine call.
 func BenchmarkMetadataThroughRouter(b *testing.B) {
 	runBench(b, "/metadata")
+}
+
+// BenchmarkCacheHitThroughRouter is a repeated patient search answered from the answer cache, through
+// the real router with authentication and audit (SQLite) on: the hit path of load/run.sh.
+func BenchmarkCacheHitThroughRouter(b *testing.B) {
+	prev := gin.Mode()
+	gin.SetMode(gin.ReleaseMode)
+	b.Cleanup(func() { gin.SetMode(prev) })
+	answers, err := cache.NewAnswers(cache.Config{TTL: time.Hour}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := start(b, setup{answers: answers})
+	path := search(sandbox.PatientManyItems, "_summary=true")
+	if ans := a.get(b, path); ans.Status != http.StatusOK {
+		b.Fatalf("GET %s: %d", path, ans.Status)
+	}
+	c := benchClient(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, a.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+a.Token)
+			res, err := c.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
 }
