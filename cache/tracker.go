@@ -20,6 +20,7 @@ type Upstream interface {
 	Search(ctx context.Context, who tracker.Caller, q tracker.SearchQuery) (*tracker.SearchResult, error)
 	Retrieve(ctx context.Context, who tracker.Caller, q tracker.RetrieveQuery) (*tracker.Prescription, error)
 	ItemDetails(ctx context.Context, who tracker.Caller, q tracker.DetailQuery) (*tracker.PrescriptionDetail, error)
+	ItemSummary(ctx context.Context, who tracker.Caller, q tracker.SearchQuery) (*tracker.ItemSummaryResult, error)
 }
 
 // Tracker is a caching, coalescing decorator of the tracker client, with the same methods. Its results
@@ -64,7 +65,19 @@ const (
 	interactionSearch      = "search"
 	interactionRetrieve    = "retrieve"
 	interactionItemDetails = "nhs111itemdetails"
+	interactionItemSummary = "nhs111itemsummary"
 )
+
+// ItemSummary is tracker.Client.ItemSummary, cached.
+func (t *Tracker) ItemSummary(ctx context.Context, who tracker.Caller, q tracker.SearchQuery) (*tracker.ItemSummaryResult, error) {
+	if t.store == nil {
+		return t.next.ItemSummary(ctx, who, q)
+	}
+	key := t.key(interactionItemSummary, who, q.NHSNumber, day(q.EarliestDate), day(q.LatestDate), string(q.Status), q.Version)
+	return lookup(ctx, t, "cache.ItemSummary", interactionItemSummary, key, func(ctx context.Context) (*tracker.ItemSummaryResult, error) {
+		return t.next.ItemSummary(ctx, who, q)
+	})
+}
 
 // Search is tracker.Client.Search, cached.
 func (t *Tracker) Search(ctx context.Context, who tracker.Caller, q tracker.SearchQuery) (*tracker.SearchResult, error) {

@@ -52,6 +52,12 @@ func TestTrackerAnswersRepeatsFromTheCache(t *testing.T) {
 			if _, err := c.ItemDetails(ctx, alice, tracker.DetailQuery{PrescriptionID: sandbox.RxR1Acute}); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := c.ItemSummary(ctx, alice, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := e.calls("nhs111itemsummary"), 1; got != want {
+			t.Errorf("Spine item summaries = %d, want %d", got, want)
 		}
 		if got, want := e.calls("retrieve"), 1; got != want {
 			t.Errorf("Spine retrieves = %d, want %d", got, want)

@@ -156,12 +156,12 @@ func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resou
 		SearchParam: []*cspb.CapabilityStatement_Rest_Resource_SearchParam{
 			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE,
 				"http://hl7.org/fhir/SearchParameter/clinical-patient",
-				"One patient per search, by NHS number: `patient:identifier="+sysNHSNumber+
+				"One patient per search, by NHS number: `patient:identifier="+SystemNHSNumber+
 					"|9691003120` (the system may be omitted), `patient.identifier=...`, "+
 					"`patient=Patient/9691003120` or `patient=9691003120`."),
 			searchParam("subject", c4pb.SearchParamTypeCode_REFERENCE,
 				"http://hl7.org/fhir/SearchParameter/MedicationRequest-subject",
-				"As `patient`: `subject:identifier="+sysNHSNumber+"|9691003120`."),
+				"As `patient`: `subject:identifier="+SystemNHSNumber+"|9691003120`."),
 			searchParam("authoredon", c4pb.SearchParamTypeCode_DATE,
 				"http://hl7.org/fhir/SearchParameter/MedicationRequest-authoredon",
 				"Prefixes `eq`, `ge`, `gt`, `le`, `lt` (others are a 400), day or finer "+

@@ -243,7 +243,7 @@ func TestMarshalAdapterShapesWithoutFallback(t *testing.T) {
 	patient := &patpb.Patient{
 		Id:         &d4pb.Id{Value: "9691003120"},
 		Meta:       &d4pb.Meta{Tag: []*d4pb.Coding{coding("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "SUBSETTED", "")}},
-		Identifier: []*d4pb.Identifier{ident(sysNHSNumber, "9691003120")},
+		Identifier: []*d4pb.Identifier{ident(SystemNHSNumber, "9691003120")},
 	}
 	org := &orgpb.Organization{
 		Id:         &d4pb.Id{Value: "A83008"},

@@ -202,15 +202,15 @@ func searchsetBundle(n int) *r4pb.Bundle {
 			}}},
 			Extension: []*d4pb.Extension{
 				{
-					Url: &d4pb.Uri{Value: extBusinessStatus},
+					Url: &d4pb.Uri{Value: ExtensionBusinessStatus},
 					Value: &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Coding{Coding: &d4pb.Coding{
-						System:  &d4pb.Uri{Value: csBusinessStatus},
+						System:  &d4pb.Uri{Value: SystemBusinessStatus},
 						Code:    &d4pb.Code{Value: "0001"},
 						Display: &d4pb.String{Value: "To be Dispensed"},
 					}}},
 				},
 				{
-					Url: &d4pb.Uri{Value: extRepeatInformation},
+					Url: &d4pb.Uri{Value: "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-RepeatInformation"},
 					Extension: []*d4pb.Extension{
 						{Url: &d4pb.Uri{Value: "numberOfRepeatsIssued"}, Value: &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_UnsignedInt{UnsignedInt: &d4pb.UnsignedInt{Value: 1}}}},
 						{Url: &d4pb.Uri{Value: "numberOfRepeatsAllowed"}, Value: &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_UnsignedInt{UnsignedInt: &d4pb.UnsignedInt{Value: 6}}}},
@@ -228,13 +228,13 @@ func searchsetBundle(n int) *r4pb.Bundle {
 			Subject: &d4pb.Reference{
 				Reference: &d4pb.Reference_PatientId{PatientId: &d4pb.ReferenceId{Value: "9691003120"}},
 				Identifier: &d4pb.Identifier{
-					System: &d4pb.Uri{Value: sysNHSNumber},
+					System: &d4pb.Uri{Value: SystemNHSNumber},
 					Value:  &d4pb.String{Value: "9691003120"},
 				},
 			},
 			AuthoredOn: &d4pb.DateTime{ValueUs: authored.Add(-time.Duration(i) * time.Hour).UnixMicro(), Timezone: "Z", Precision: d4pb.DateTime_SECOND},
 			GroupIdentifier: &d4pb.Identifier{
-				System: &d4pb.Uri{Value: sysPrescriptionID},
+				System: &d4pb.Uri{Value: SystemPrescriptionID},
 				Value:  &d4pb.String{Value: prescription},
 			},
 			CourseOfTherapyType: &d4pb.CodeableConcept{Coding: []*d4pb.Coding{{

@@ -25,8 +25,8 @@ var customParams = []customParam{
 		code:       "business-status",
 		name:       "MedicationRequestBusinessStatus",
 		typ:        c4pb.SearchParamTypeCode_TOKEN,
-		expression: "MedicationRequest.extension('" + extBusinessStatus + "').value",
-		description: "The prescription's current EPS status, a code from `" + csBusinessStatus +
+		expression: "MedicationRequest.extension('" + ExtensionBusinessStatus + "').value",
+		description: "The prescription's current EPS status, a code from `" + SystemBusinessStatus +
 			"` (e.g. `0006`; the system may be omitted). Sent to Spine's prescription search as " +
 			"`prescriptionStatus`. One value per search.",
 	},
@@ -44,7 +44,7 @@ var customParams = []customParam{
 		name:       "MedicationRequestGroupIdentifier",
 		typ:        c4pb.SearchParamTypeCode_TOKEN,
 		expression: "MedicationRequest.groupIdentifier",
-		description: "The prescription ID (`" + sysPrescriptionID + "|3AF2CB-C86002-0000BX`; the " +
+		description: "The prescription ID (`" + SystemPrescriptionID + "|3AF2CB-C86002-0000BX`; the " +
 			"system may be omitted), check character included. Retrieves that prescription from " +
 			"Spine: one MedicationRequest per line item of the issue shown. Write a `+` check " +
 			"character as `%2B`; one left unencoded arrives as a space and is read as `+`.",
@@ -53,21 +53,13 @@ var customParams = []customParam{
 		code: "issue",
 		name: "MedicationRequestIssue",
 		typ:  c4pb.SearchParamTypeCode_NUMBER,
-		expression: "MedicationRequest.extension('" + extRepeatInformation +
-			"').extension('numberOfRepeatsIssued').value",
+		expression: "MedicationRequest.extension('" + ExtensionMedicationRepeatInfo +
+			"').extension('numberOfPrescriptionsIssued').value",
 		comparator: []c4pb.SearchComparatorCode_Value{c4pb.SearchComparatorCode_EQ},
 		description: "With `group-identifier` only: the issue of a repeat-dispensing prescription " +
 			"to show (1 is the first). Without it Spine shows the current issue.",
 	},
 }
-
-const (
-	extBusinessStatus    = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus"
-	extRepeatInformation = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-RepeatInformation"
-	csBusinessStatus     = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
-	sysPrescriptionID    = "https://fhir.nhs.uk/Id/prescription-order-number"
-	sysNHSNumber         = "https://fhir.nhs.uk/Id/nhs-number"
-)
 
 // SearchParameterID is the logical id of the SearchParameter defining the custom MedicationRequest
 // parameter code, e.g. "MedicationRequest-business-status".

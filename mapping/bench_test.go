@@ -64,7 +64,7 @@ type benchPage struct {
 func newBenchPage(b *testing.B) *benchPage {
 	b.Helper()
 	q := url.Values{
-		"patient:identifier": {mapping.SystemNHSNumber + "|9990000018"},
+		"patient:identifier": {fhir.SystemNHSNumber + "|9990000018"},
 		"_count":             {"50"},
 	}
 	srch, err := mapping.ParseSearch(q, benchNow, false)

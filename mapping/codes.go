@@ -9,6 +9,7 @@ import (
 	mdpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_dispense_go_proto"
 	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -84,11 +85,11 @@ type therapy struct {
 
 var therapies = map[tracker.TreatmentType]therapy{
 	tracker.TreatmentAcute: newTherapy(c4pb.MedicationRequestIntentCode_ORDER,
-		SystemHL7CourseTherapy, "acute", "Short course (acute) therapy"),
+		fhir.SystemHL7CourseTherapy, "acute", "Short course (acute) therapy"),
 	tracker.TreatmentRepeatPrescribing: newTherapy(c4pb.MedicationRequestIntentCode_INSTANCE_ORDER,
-		SystemHL7CourseTherapy, "continuous", "Continuous long term therapy"),
+		fhir.SystemHL7CourseTherapy, "continuous", "Continuous long term therapy"),
 	tracker.TreatmentRepeatDispensing: newTherapy(c4pb.MedicationRequestIntentCode_REFLEX_ORDER,
-		SystemNHSCourseTherapy, "continuous-repeat-dispensing", "Continuous long term (repeat dispensing)"),
+		fhir.SystemNHSCourseTherapy, "continuous-repeat-dispensing", "Continuous long term (repeat dispensing)"),
 }
 
 func newTherapy(intent c4pb.MedicationRequestIntentCode_Value, system, code, display string) therapy {
@@ -110,23 +111,23 @@ func therapyOf(t tracker.TreatmentType) (therapy, error) {
 type lineCodes struct {
 	requestStatus  *mrpb.MedicationRequest_StatusCode
 	dispenseStatus *mdpb.MedicationDispense_StatusCode // nil: no dispense
-	typeCoding     *d4pb.Coding                        // SystemDispenseType
+	typeCoding     *d4pb.Coding                        // fhir.SystemDispenseType
 	dispenseType   *d4pb.CodeableConcept               // MedicationDispense.type
-	statusPart     *d4pb.Extension                     // dispenseStatus of ExtensionDispensingInfo
-	dispensingInfo *d4pb.Extension                     // ExtensionDispensingInfo without a date
+	statusPart     *d4pb.Extension                     // dispenseStatus of fhir.ExtensionDispensingInfo
+	dispensingInfo *d4pb.Extension                     // fhir.ExtensionDispensingInfo without a date
 }
 
 var lines = func() map[tracker.LineItemStatus]*lineCodes {
 	out := make(map[tracker.LineItemStatus]*lineCodes, len(requestStatus))
 	for s, rs := range requestStatus {
-		c := coding(SystemDispenseType, string(s), lineItemDisplay[s])
+		c := coding(fhir.SystemDispenseType, string(s), lineItemDisplay[s])
 		lc := &lineCodes{
 			requestStatus: &mrpb.MedicationRequest_StatusCode{Value: rs},
 			typeCoding:    c,
 			dispenseType:  &d4pb.CodeableConcept{Coding: []*d4pb.Coding{c}},
 			statusPart:    extension(subDispenseStatus, codingValue(c)),
 		}
-		lc.dispensingInfo = complexExtension(ExtensionDispensingInfo, lc.statusPart)
+		lc.dispensingInfo = complexExtension(fhir.ExtensionDispensingInfo, lc.statusPart)
 		if ds, ok := dispenseStatus[s]; ok {
 			lc.dispenseStatus = &mdpb.MedicationDispense_StatusCode{Value: ds}
 		}
@@ -135,11 +136,11 @@ var lines = func() map[tracker.LineItemStatus]*lineCodes {
 	return out
 }()
 
-// businessStatus is ExtensionBusinessStatus for each prescription status, shared.
+// businessStatus is fhir.ExtensionBusinessStatus for each prescription status, shared.
 var businessStatus = func() map[tracker.PrescriptionStatus]*d4pb.Extension {
 	out := make(map[tracker.PrescriptionStatus]*d4pb.Extension, len(tracker.PrescriptionStatuses))
 	for _, s := range tracker.PrescriptionStatuses {
-		out[s] = extension(ExtensionBusinessStatus, codingValue(coding(SystemBusinessStatus, string(s), s.Display())))
+		out[s] = extension(fhir.ExtensionBusinessStatus, codingValue(coding(fhir.SystemBusinessStatus, string(s), s.Display())))
 	}
 	return out
 }()
@@ -155,10 +156,10 @@ func businessStatusExtension(s tracker.PrescriptionStatus) (*d4pb.Extension, err
 // Shared parts that depend on no code.
 var (
 	pendingCancellation = [2]*d4pb.Extension{
-		complexExtension(ExtensionPendingCancel, extension(subPrescriptionPendingCx, booleanValue(false))),
-		complexExtension(ExtensionPendingCancel, extension(subPrescriptionPendingCx, booleanValue(true))),
+		complexExtension(fhir.ExtensionPendingCancel, extension(subPrescriptionPendingCx, booleanValue(false))),
+		complexExtension(fhir.ExtensionPendingCancel, extension(subPrescriptionPendingCx, booleanValue(true))),
 	}
-	subsettedTag = []*d4pb.Coding{coding(SystemObservationValue, TagSubsetted, "subsetted")}
+	subsettedTag = []*d4pb.Coding{coding(fhir.SystemObservationValue, TagSubsetted, "subsetted")}
 	// medicationAbsent is a medication[x] that carries only a data-absent-reason.
 	medicationAbsent = map[string]*d4pb.CodeableConcept{
 		"unknown": absentConcept("unknown"),
@@ -166,18 +167,18 @@ var (
 	}
 	dayUnit   = &d4pb.String{Value: "day"}
 	dayCode   = &d4pb.Code{Value: "d"}
-	ucum      = &d4pb.Uri{Value: SystemUCUM}
+	ucum      = &d4pb.Uri{Value: fhir.SystemUCUM}
 	systemURI = map[string]*d4pb.Uri{
-		SystemNHSNumber:       {Value: SystemNHSNumber},
-		SystemPrescriptionID:  {Value: SystemPrescriptionID},
-		SystemLineItemID:      {Value: SystemLineItemID},
-		SystemODSOrganization: {Value: SystemODSOrganization},
+		fhir.SystemNHSNumber:       {Value: fhir.SystemNHSNumber},
+		fhir.SystemPrescriptionID:  {Value: fhir.SystemPrescriptionID},
+		fhir.SystemLineItemID:      {Value: fhir.SystemLineItemID},
+		fhir.SystemODSOrganization: {Value: fhir.SystemODSOrganization},
 	}
 )
 
 func absentConcept(reason string) *d4pb.CodeableConcept {
 	return &d4pb.CodeableConcept{Extension: []*d4pb.Extension{
-		extension(ExtensionDataAbsent, &d4pb.Extension_ValueX{
+		extension(fhir.ExtensionDataAbsent, &d4pb.Extension_ValueX{
 			Choice: &d4pb.Extension_ValueX_Code{Code: &d4pb.Code{Value: reason}},
 		}),
 	}}

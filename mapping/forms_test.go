@@ -12,6 +12,7 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
@@ -182,7 +183,7 @@ func TestAgreeFindsADifference(t *testing.T) {
 	}
 	b := proto.Clone(a[0]).(*mrpb.MedicationRequest)
 	b.AuthoredOn.ValueUs += 90e6
-	ext(ext(b.Extension, ExtensionPendingCancel).Extension, "prescriptionPendingCancellation").Value.GetBoolean().Value = true
+	ext(ext(b.Extension, fhir.ExtensionPendingCancel).Extension, "prescriptionPendingCancellation").Value.GetBoolean().Value = true
 	if d := agree(a[0].ProtoReflect(), b.ProtoReflect(), "MedicationRequest"); len(d) != 2 {
 		t.Errorf("agree found %d differences, want 2 (authoredOn, pending cancellation): %v", len(d), d)
 	}

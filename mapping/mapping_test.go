@@ -10,6 +10,7 @@ import (
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -146,10 +147,10 @@ func TestTreatmentTypeGivesIntentAndCourseOfTherapy(t *testing.T) {
 		system, code string
 		repeat       bool
 	}{
-		{tracker.TreatmentAcute, c4pb.MedicationRequestIntentCode_ORDER, SystemHL7CourseTherapy, "acute", false},
+		{tracker.TreatmentAcute, c4pb.MedicationRequestIntentCode_ORDER, fhir.SystemHL7CourseTherapy, "acute", false},
 		// A retrieve alone does not say how many issues are authorised: no repeat information.
-		{tracker.TreatmentRepeatPrescribing, c4pb.MedicationRequestIntentCode_INSTANCE_ORDER, SystemHL7CourseTherapy, "continuous", false},
-		{tracker.TreatmentRepeatDispensing, c4pb.MedicationRequestIntentCode_REFLEX_ORDER, SystemNHSCourseTherapy, "continuous-repeat-dispensing", true},
+		{tracker.TreatmentRepeatPrescribing, c4pb.MedicationRequestIntentCode_INSTANCE_ORDER, fhir.SystemHL7CourseTherapy, "continuous", false},
+		{tracker.TreatmentRepeatDispensing, c4pb.MedicationRequestIntentCode_REFLEX_ORDER, fhir.SystemNHSCourseTherapy, "continuous-repeat-dispensing", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tt.Display(), func(t *testing.T) {
@@ -170,7 +171,7 @@ func TestTreatmentTypeGivesIntentAndCourseOfTherapy(t *testing.T) {
 			}
 			hasRepeat := false
 			for _, e := range mr.GetExtension() {
-				hasRepeat = hasRepeat || e.GetUrl().GetValue() == ExtensionMedicationRepeatInfo
+				hasRepeat = hasRepeat || e.GetUrl().GetValue() == fhir.ExtensionMedicationRepeatInfo
 			}
 			if hasRepeat != tt.repeat {
 				t.Errorf("repeat information present = %v, want %v", hasRepeat, tt.repeat)
@@ -295,7 +296,7 @@ func TestMedicationAbsentReasonSaysWhetherThe111DetailsFailed(t *testing.T) {
 		}}}
 	}
 	perindopril := &d4pb.CodeableConcept{Coding: []*d4pb.Coding{{
-		System: &d4pb.Uri{Value: SystemSNOMED}, Code: &d4pb.Code{Value: "318896009"},
+		System: &d4pb.Uri{Value: fhir.SystemSNOMED}, Code: &d4pb.Code{Value: "318896009"},
 		Display: &d4pb.String{Value: "Perindopril erbumine 2mg tablets"},
 	}}}
 	tests := []struct {

@@ -6,6 +6,7 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	mdpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_dispense_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -80,7 +81,7 @@ func (v *view) medicationDispense(li *tracker.LineItem) *mdpb.MedicationDispense
 		Type: lc.dispenseType,
 	}
 	if id := v.lineItemID(li); id != "" {
-		md.Identifier = []*d4pb.Identifier{identifier(SystemLineItemID, strings.ToLower(id))}
+		md.Identifier = []*d4pb.Identifier{identifier(fhir.SystemLineItemID, strings.ToLower(id))}
 	}
 	if org := v.dispenser(); org.ODS != "" {
 		md.Performer = []*mdpb.MedicationDispense_Performer{{Actor: organizationReference(org)}}

@@ -8,6 +8,7 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -68,7 +69,7 @@ func (v *view) medicationRequest(li *tracker.LineItem, parts *requestParts) *mrp
 	mr.CourseOfTherapyType = v.therapy.course
 	mr.Extension = v.requestExtensions(li, parts.exts[:0])
 	if id := v.lineItemID(li); id != "" {
-		mr.Identifier = []*d4pb.Identifier{identifier(SystemLineItemID, strings.ToLower(id))}
+		mr.Identifier = []*d4pb.Identifier{identifier(fhir.SystemLineItemID, strings.ToLower(id))}
 	}
 	if !v.authored.IsZero() {
 		parts.authoredOn = d4pb.DateTime{ValueUs: v.authored.UnixMicro(), Timezone: zoneZ, Precision: d4pb.DateTime_SECOND}
@@ -98,7 +99,7 @@ func (v *view) requestExtensions(li *tracker.LineItem, exts []*d4pb.Extension) [
 
 	lc := lines[li.Status]
 	if d := v.lastDispenseDate(); !d.IsZero() {
-		exts = append(exts, complexExtension(ExtensionDispensingInfo,
+		exts = append(exts, complexExtension(fhir.ExtensionDispensingInfo,
 			lc.statusPart, extension(subDateLastDispensed, dateValue(d))))
 	} else {
 		exts = append(exts, lc.dispensingInfo)
@@ -113,8 +114,8 @@ func (v *view) requestExtensions(li *tracker.LineItem, exts []*d4pb.Extension) [
 	exts = append(exts, pendingCancellation[boolIndex(v.p.PendingCancellations)])
 
 	if t := v.p.Type; t.Code != "" {
-		exts = append(exts, extension(ExtensionPrescriptionType,
-			codingValue(coding(SystemPrescriptionType, t.Code, t.Text))))
+		exts = append(exts, extension(fhir.ExtensionPrescriptionType,
+			codingValue(coding(fhir.SystemPrescriptionType, t.Code, t.Text))))
 	}
 	return exts
 }
@@ -138,7 +139,7 @@ func (v *view) repeatInformation() *d4pb.Extension {
 	default:
 		return nil
 	}
-	return complexExtension(ExtensionMedicationRepeatInfo,
+	return complexExtension(fhir.ExtensionMedicationRepeatInfo,
 		extension(subPrescriptionsIssued, unsignedIntValue(v.issue.Number)))
 }
 
@@ -162,7 +163,7 @@ func (v *view) releaseInformation() *d4pb.Extension {
 	if parts == nil {
 		return nil
 	}
-	return complexExtension(ExtensionDispensingRelease, parts...)
+	return complexExtension(fhir.ExtensionDispensingRelease, parts...)
 }
 
 func boolIndex(b bool) int {
@@ -218,7 +219,7 @@ func (v *view) medication(li *tracker.LineItem) *d4pb.CodeableConcept {
 		if item.Code == "" { // checked by newView when present
 			return &d4pb.CodeableConcept{Text: &d4pb.String{Value: item.Description}}
 		}
-		return &d4pb.CodeableConcept{Coding: []*d4pb.Coding{coding(SystemSNOMED, item.Code, item.Description)}}
+		return &d4pb.CodeableConcept{Coding: []*d4pb.Coding{coding(fhir.SystemSNOMED, item.Code, item.Description)}}
 	}
 	if name := v.summaryName(li); name != "" {
 		return &d4pb.CodeableConcept{Text: &d4pb.String{Value: name}}

@@ -8,6 +8,7 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -106,7 +107,7 @@ func TestRepeatsHaveOneNumberWithOneMeaning(t *testing.T) {
 				t.Errorf("dispenseRequest.numberOfRepeatsAllowed = %d, want %d", got, tt.wantRepeats)
 			}
 			issued := -1
-			if e := ext(mr.GetExtension(), ExtensionMedicationRepeatInfo); e != nil {
+			if e := ext(mr.GetExtension(), fhir.ExtensionMedicationRepeatInfo); e != nil {
 				if len(e.GetExtension()) != 1 {
 					t.Errorf("UK Core repeat information has %d parts, want 1", len(e.GetExtension()))
 				}
@@ -145,7 +146,7 @@ func TestRequesterIsThePrescribingOrganisation(t *testing.T) {
 		if got, want := r.GetOrganizationId().GetValue(), "Y90206"; got != want {
 			t.Errorf("requester = Organization/%s, want Organization/%s", got, want)
 		}
-		if r.GetIdentifier().GetSystem().GetValue() != SystemODSOrganization || r.GetIdentifier().GetValue().GetValue() != "Y90206" {
+		if r.GetIdentifier().GetSystem().GetValue() != fhir.SystemODSOrganization || r.GetIdentifier().GetValue().GetValue() != "Y90206" {
 			t.Errorf("requester identifier = %v, want the ODS code", r.GetIdentifier())
 		}
 		if got, want := r.GetDisplay().GetValue(), "TEST GP PRACTICE 14"; got != want {
@@ -185,11 +186,11 @@ func TestDispensingDates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mr := range mrs {
-		info := ext(mr.GetExtension(), ExtensionDispensingInfo)
+		info := ext(mr.GetExtension(), fhir.ExtensionDispensingInfo)
 		if got, want := dayOf(ext(info.GetExtension(), "dateLastDispensed").GetValue().GetDate().GetValueUs()), utcDay(2020, 1, 8); !got.Equal(want) {
 			t.Errorf("%s dateLastDispensed = %v, want %v", mr.GetId().GetValue(), got, want)
 		}
-		rel := ext(mr.GetExtension(), ExtensionDispensingRelease)
+		rel := ext(mr.GetExtension(), fhir.ExtensionDispensingRelease)
 		for name, want := range map[string]time.Time{
 			"dateDownloaded": utcDay(2020, 1, 7), "dateClaimed": utcDay(2020, 2, 1), "dateLastIssuedDispensed": utcDay(2020, 1, 8),
 		} {
@@ -216,7 +217,7 @@ func TestDispensingDates(t *testing.T) {
 
 	// Without the 111 details there are no release dates, and no extension for them.
 	src.Detail = nil
-	if e := ext(oneRequest(t, src).GetExtension(), ExtensionDispensingRelease); e != nil {
+	if e := ext(oneRequest(t, src).GetExtension(), fhir.ExtensionDispensingRelease); e != nil {
 		t.Errorf("release information without the 111 details: %v", e)
 	}
 }
@@ -225,7 +226,7 @@ func TestPendingCancellationIsShown(t *testing.T) {
 	for _, pending := range []bool{false, true} {
 		p := retrieved(tracker.TreatmentAcute, tracker.StatusWithDispenser, tracker.ItemWithDispenser)
 		p.PendingCancellations = pending
-		e := ext(oneRequest(t, Source{Prescription: p, Full: true}).GetExtension(), ExtensionPendingCancel)
+		e := ext(oneRequest(t, Source{Prescription: p, Full: true}).GetExtension(), fhir.ExtensionPendingCancel)
 		v := ext(e.GetExtension(), "prescriptionPendingCancellation").GetValue()
 		if v.GetBoolean() == nil || v.GetBoolean().GetValue() != pending {
 			t.Errorf("pendingCancellations %v: prescriptionPendingCancellation = %v", pending, v)
@@ -296,10 +297,10 @@ func TestLineItemStatusDisplaysAreCPTs(t *testing.T) {
 			ps = tracker.StatusToBeDispensed
 		}
 		mr := oneRequest(t, Source{Prescription: retrieved(tracker.TreatmentAcute, ps, s), Full: true})
-		c := ext(ext(mr.GetExtension(), ExtensionDispensingInfo).GetExtension(), "dispenseStatus").GetValue().GetCoding()
-		if c.GetSystem().GetValue() != SystemDispenseType || c.GetCode().GetValue() != string(s) || c.GetDisplay().GetValue() != want[s] {
+		c := ext(ext(mr.GetExtension(), fhir.ExtensionDispensingInfo).GetExtension(), "dispenseStatus").GetValue().GetCoding()
+		if c.GetSystem().GetValue() != fhir.SystemDispenseType || c.GetCode().GetValue() != string(s) || c.GetDisplay().GetValue() != want[s] {
 			t.Errorf("%s: dispenseStatus = %s|%s %q, want %s|%s %q", s, c.GetSystem().GetValue(), c.GetCode().GetValue(),
-				c.GetDisplay().GetValue(), SystemDispenseType, s, want[s])
+				c.GetDisplay().GetValue(), fhir.SystemDispenseType, s, want[s])
 		}
 	}
 }
@@ -316,15 +317,15 @@ func TestMedicationDispenseFollowsNHSDigitalProfile(t *testing.T) {
 		t.Fatalf("got %d dispenses, want 2: the item only with a dispenser has none", len(mds))
 	}
 	for _, md := range mds {
-		if n := countExt(md.GetExtension(), ExtensionBusinessStatus); n != 1 {
+		if n := countExt(md.GetExtension(), fhir.ExtensionBusinessStatus); n != 1 {
 			t.Fatalf("%s has %d business-status extensions, want exactly 1", md.GetId().GetValue(), n)
 		}
-		c := ext(md.GetExtension(), ExtensionBusinessStatus).GetValue().GetCoding()
-		if c.GetSystem().GetValue() != SystemBusinessStatus || c.GetCode().GetValue() != "0003" {
-			t.Errorf("%s business status = %s|%s, want %s|0003", md.GetId().GetValue(), c.GetSystem().GetValue(), c.GetCode().GetValue(), SystemBusinessStatus)
+		c := ext(md.GetExtension(), fhir.ExtensionBusinessStatus).GetValue().GetCoding()
+		if c.GetSystem().GetValue() != fhir.SystemBusinessStatus || c.GetCode().GetValue() != "0003" {
+			t.Errorf("%s business status = %s|%s, want %s|0003", md.GetId().GetValue(), c.GetSystem().GetValue(), c.GetCode().GetValue(), fhir.SystemBusinessStatus)
 		}
 	}
-	if id := mds[0].GetIdentifier(); len(id) != 1 || id[0].GetSystem().GetValue() != SystemLineItemID ||
+	if id := mds[0].GetIdentifier(); len(id) != 1 || id[0].GetSystem().GetValue() != fhir.SystemLineItemID ||
 		id[0].GetValue().GetValue() != "9ba2f6bd-1524-6f8b-e050-d20ae3a254fd" {
 		t.Errorf("line 1 identifier = %v, want the lower-cased line-item UUID", id)
 	}
@@ -383,10 +384,10 @@ func TestOrganisationsAreThoseTheResourcesReference(t *testing.T) {
 func TestPatientHoldsOnlyTheNHSNumberAndSaysSo(t *testing.T) {
 	p := Patient("9691003120")
 	if tags := p.GetMeta().GetTag(); len(tags) != 1 || tags[0].GetCode().GetValue() != TagSubsetted ||
-		tags[0].GetSystem().GetValue() != SystemObservationValue {
+		tags[0].GetSystem().GetValue() != fhir.SystemObservationValue {
 		t.Errorf("Patient meta.tag = %v, want SUBSETTED", tags)
 	}
-	if ids := p.GetIdentifier(); len(ids) != 1 || ids[0].GetSystem().GetValue() != SystemNHSNumber || ids[0].GetValue().GetValue() != "9691003120" {
+	if ids := p.GetIdentifier(); len(ids) != 1 || ids[0].GetSystem().GetValue() != fhir.SystemNHSNumber || ids[0].GetValue().GetValue() != "9691003120" {
 		t.Errorf("Patient identifier = %v, want the NHS number", ids)
 	}
 	if p.GetName() != nil || p.GetBirthDate() != nil || p.GetGender() != nil || p.GetAddress() != nil {

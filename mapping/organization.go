@@ -7,6 +7,7 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -18,7 +19,7 @@ func Organization(org tracker.Organisation) *orgpb.Organization {
 	}
 	o := &orgpb.Organization{
 		Id:         &d4pb.Id{Value: org.ODS},
-		Identifier: []*d4pb.Identifier{identifier(SystemODSOrganization, org.ODS)},
+		Identifier: []*d4pb.Identifier{identifier(fhir.SystemODSOrganization, org.ODS)},
 	}
 	if name := orgName(org); name != "" {
 		o.Name = &d4pb.String{Value: name}
@@ -80,7 +81,7 @@ func Organisations(src Source) ([]tracker.Organisation, error) {
 func organizationReference(org tracker.Organisation) *d4pb.Reference {
 	r := &d4pb.Reference{
 		Reference:  &d4pb.Reference_OrganizationId{OrganizationId: &d4pb.ReferenceId{Value: org.ODS}},
-		Identifier: identifier(SystemODSOrganization, org.ODS),
+		Identifier: identifier(fhir.SystemODSOrganization, org.ODS),
 	}
 	if name := orgName(org); name != "" {
 		r.Display = &d4pb.String{Value: name}

@@ -3,6 +3,7 @@ package mapping
 import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 )
 
 // Patient is the patient a prescription is for, as far as the adapter knows them: the NHS number,
@@ -14,7 +15,7 @@ func Patient(nhsNumber string) *patpb.Patient {
 	return &patpb.Patient{
 		Id:         &d4pb.Id{Value: nhsNumber},
 		Meta:       &d4pb.Meta{Tag: subsettedTag},
-		Identifier: []*d4pb.Identifier{identifier(SystemNHSNumber, nhsNumber)},
+		Identifier: []*d4pb.Identifier{identifier(fhir.SystemNHSNumber, nhsNumber)},
 	}
 }
 
@@ -23,6 +24,6 @@ func Patient(nhsNumber string) *patpb.Patient {
 func patientReference(nhsNumber string) *d4pb.Reference {
 	return &d4pb.Reference{
 		Reference:  &d4pb.Reference_PatientId{PatientId: &d4pb.ReferenceId{Value: nhsNumber}},
-		Identifier: identifier(SystemNHSNumber, nhsNumber),
+		Identifier: identifier(fhir.SystemNHSNumber, nhsNumber),
 	}
 }

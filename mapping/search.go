@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -263,10 +264,10 @@ func (s *Search) MatchesStatus(fhirStatus string) bool {
 func (s *Search) SelfQuery() url.Values {
 	q := url.Values{}
 	if s.NHSNumber != "" {
-		q.Set("patient:identifier", SystemNHSNumber+"|"+s.NHSNumber)
+		q.Set("patient:identifier", fhir.SystemNHSNumber+"|"+s.NHSNumber)
 	}
 	if s.PrescriptionID != "" {
-		q.Set("group-identifier", SystemPrescriptionID+"|"+s.PrescriptionID)
+		q.Set("group-identifier", fhir.SystemPrescriptionID+"|"+s.PrescriptionID)
 	}
 	if s.Issue > 0 {
 		q.Set("issue", strconv.Itoa(s.Issue))
@@ -286,7 +287,7 @@ func (s *Search) SelfQuery() url.Values {
 		}
 	}
 	if s.BusinessStatus != "" {
-		q.Set("business-status", SystemBusinessStatus+"|"+string(s.BusinessStatus))
+		q.Set("business-status", fhir.SystemBusinessStatus+"|"+string(s.BusinessStatus))
 	}
 	if len(s.Statuses) > 0 {
 		q.Set("status", strings.Join(s.Statuses, ","))

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -118,7 +119,7 @@ func (p *searchParser) patientIdentifier(key string, vals []string) {
 	for _, v := range vals {
 		for _, item := range strings.Split(v, ",") {
 			system, code, hasSystem := searchToken(item)
-			if !p.checkSystem(key, system, hasSystem, SystemNHSNumber) {
+			if !p.checkSystem(key, system, hasSystem, fhir.SystemNHSNumber) {
 				continue
 			}
 			p.addPatient(key, strings.TrimSpace(code))
@@ -164,7 +165,7 @@ func (p *searchParser) groupIdentifier(key string, vals []string) {
 	for _, v := range vals {
 		for _, item := range strings.Split(v, ",") {
 			system, code, hasSystem := searchToken(item)
-			if !p.checkSystem(key, system, hasSystem, SystemPrescriptionID) {
+			if !p.checkSystem(key, system, hasSystem, fhir.SystemPrescriptionID) {
 				continue
 			}
 			id, ok := tracker.NormalisePrescriptionID(restorePlus(code))
@@ -241,7 +242,7 @@ func (p *searchParser) businessStatus(key string, vals []string) {
 		return
 	}
 	system, code, hasSystem := searchToken(v)
-	if !p.checkSystem(key, system, hasSystem, SystemBusinessStatus) {
+	if !p.checkSystem(key, system, hasSystem, fhir.SystemBusinessStatus) {
 		return
 	}
 	st := tracker.PrescriptionStatus(strings.TrimSpace(code))
@@ -259,7 +260,7 @@ func (p *searchParser) status(key string, vals []string) {
 		var set []string
 		for _, item := range strings.Split(v, ",") {
 			system, code, hasSystem := searchToken(item)
-			if !p.checkSystem(key, system, hasSystem, SystemRequestStatus) {
+			if !p.checkSystem(key, system, hasSystem, fhir.SystemRequestStatus) {
 				p.statusErr = true
 				continue
 			}

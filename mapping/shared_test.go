@@ -13,6 +13,7 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -33,7 +34,7 @@ func sharedTables() []proto.Message {
 		out = append(out, therapies[tt].intent, therapies[tt].course)
 	}
 	out = append(out, medicationAbsent["unknown"], medicationAbsent["error"])
-	for _, s := range []string{SystemNHSNumber, SystemPrescriptionID, SystemLineItemID, SystemODSOrganization} {
+	for _, s := range []string{fhir.SystemNHSNumber, fhir.SystemPrescriptionID, fhir.SystemLineItemID, fhir.SystemODSOrganization} {
 		out = append(out, systemURI[s])
 	}
 	for _, m := range []c4pb.SearchEntryModeCode_Value{c4pb.SearchEntryModeCode_MATCH, c4pb.SearchEntryModeCode_INCLUDE, c4pb.SearchEntryModeCode_OUTCOME} {

@@ -9,6 +9,7 @@ import (
 
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -123,8 +124,8 @@ func newView(src Source) (*view, error) {
 		}
 	}
 	v.meta = v.newMeta()
-	v.groupIdentifier = identifier(SystemPrescriptionID, p.ID)
-	v.patientIdentifier = identifier(SystemNHSNumber, p.PatientNHSNumber)
+	v.groupIdentifier = identifier(fhir.SystemPrescriptionID, p.ID)
+	v.patientIdentifier = identifier(fhir.SystemNHSNumber, p.PatientNHSNumber)
 	v.authored = v.authoredOn().UTC().Truncate(time.Second)
 	v.idPrefix = strings.ReplaceAll(p.ID, "+", ".") + "-" + strconv.Itoa(v.issue.Number) + "-"
 	return v, nil

@@ -308,3 +308,7 @@ func (f fakeTracker) Retrieve(ctx context.Context, who tracker.Caller, q tracker
 func (f fakeTracker) ItemDetails(context.Context, tracker.Caller, tracker.DetailQuery) (*tracker.PrescriptionDetail, error) {
 	return nil, &tracker.Error{Kind: tracker.ErrUpstream, Interaction: "nhs111itemdetails"}
 }
+
+func (f fakeTracker) ItemSummary(context.Context, tracker.Caller, tracker.SearchQuery) (*tracker.ItemSummaryResult, error) {
+	return nil, &tracker.Error{Kind: tracker.ErrUpstream, Interaction: "nhs111itemsummary"}
+}

@@ -27,6 +27,10 @@ func (emptySpine) Retrieve(context.Context, tracker.Caller, tracker.RetrieveQuer
 	return nil, &tracker.Error{Kind: tracker.ErrNotFound, Interaction: "retrieve", StatusCode: "1"}
 }
 
+func (emptySpine) ItemSummary(context.Context, tracker.Caller, tracker.SearchQuery) (*tracker.ItemSummaryResult, error) {
+	return &tracker.ItemSummaryResult{}, nil
+}
+
 func (emptySpine) ItemDetails(context.Context, tracker.Caller, tracker.DetailQuery) (*tracker.PrescriptionDetail, error) {
 	return nil, &tracker.Error{Kind: tracker.ErrNotFound, Interaction: "nhs111itemdetails", StatusCode: "1"}
 }

@@ -556,3 +556,37 @@ func toStrings(v any) []string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTheSummaryFormNamesMedicationFromOneItemSummaryCall: with the detail interactions allowed, a
+// _summary=true search makes one 111 item summary call for the whole search, and a single-line
+// prescription's medication is named from it (several lines cannot be joined without Spine's
+// line-item ids, and are never guessed).
+func TestTheSummaryFormNamesMedicationFromOneItemSummaryCall(t *testing.T) {
+	a := start(t, setup{detailed: true})
+	a.Spine.Sandbox.ResetCalls()
+	got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_summary=true"))
+	if got.Status != http.StatusOK {
+		t.Fatalf("status %d", got.Status)
+	}
+	if n, all := a.Spine.Sandbox.CallCount("nhs111itemsummary"), a.Spine.Sandbox.CallCount(""); n != 1 || all != 2 {
+		t.Errorf("%d item summary calls and %d calls in all, want 1 and 2 (search and item summary)", n, all)
+	}
+	named := 0
+	for _, e := range entries(got.JSON, "match") {
+		if med, _ := resource(e)["medicationCodeableConcept"].(map[string]any); med["text"] != nil || med["coding"] != nil {
+			named++
+		}
+	}
+	if named == 0 {
+		t.Error("no entry names its medication from the item summary")
+	}
+
+	t.Run("without the detail interactions no item summary is asked", func(t *testing.T) {
+		b := start(t, setup{})
+		b.Spine.Sandbox.ResetCalls()
+		b.get(t, search(sandbox.PatientAcuteAndRepeat, "_summary=true"))
+		if n := b.Spine.Sandbox.CallCount("nhs111itemsummary"); n != 0 {
+			t.Errorf("%d item summary calls", n)
+		}
+	})
+}

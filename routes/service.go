@@ -103,6 +103,9 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 			for i := range res.Prescriptions {
 				srcs = append(srcs, mapping.Source{Prescription: &res.Prescriptions[i]})
 			}
+			if srch.Summary && who.Detailed && len(srcs) > 0 {
+				notes = appendNote(notes, s.itemSummary(ctx, who, q, srcs))
+			}
 		}
 		if srch.DefaultWindow {
 			notes = append(notes, information(fmt.Sprintf(
@@ -189,6 +192,30 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 }
 
 func day(t time.Time) string { return t.Format("2006-01-02") }
+
+// itemSummary gives the summary form what the 111 item summary knows, in one call for the whole
+// search: medication names (where a name can be joined to its line) and the issues authorised. A
+// failure leaves the medication absent, with a warning: the search itself stands.
+func (s *service) itemSummary(ctx context.Context, who asker, q tracker.SearchQuery, srcs []mapping.Source) *oopb.OperationOutcome {
+	res, err := s.tracker.ItemSummary(ctx, who.Caller, q)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		ids := idsFrom(ctx)
+		s.logger.WarnContext(ctx, "item summary unavailable; medication shown as absent", "err", err,
+			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
+		return warning("Spine's item summary could not be read, so medication names are absent.")
+	}
+	byID := make(map[string]*tracker.ItemSummary, len(res.Prescriptions))
+	for i := range res.Prescriptions {
+		byID[strings.ToUpper(res.Prescriptions[i].ID)] = &res.Prescriptions[i]
+	}
+	for i := range srcs {
+		srcs[i].Summary = byID[strings.ToUpper(srcs[i].Prescription.ID)]
+	}
+	return nil
+}
 
 // detailsUnavailable is what a client is told when Spine's item details could not be read.
 const detailsUnavailable = "Spine's item details could not be read for some prescriptions, so their medication is shown as absent because of an error (data-absent-reason \"error\")."
