@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +44,10 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is unset: with the default caches (32 MiB
+// each) and 1,000 connections in flight the process stays within 256 MB of RSS.
+const defaultMemoryLimit = 192 << 20
 
 var (
 	_ routes.Tracker       = (*tracker.Client)(nil)
@@ -94,6 +99,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger, err := telemetry.NewLogger(stderr, cfg.LogFormat)
 	if err != nil {
 		return err
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		// A soft memory limit, so that the garbage collector works harder before the process grows
+		// past what an instance is sized for (the caches are bounded well below it); GOMEMLIMIT,
+		// read by the runtime itself, overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	tel, shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{Getenv: getenv, ServiceVersion: version, Console: stderr})
 	if err != nil {
