@@ -23,19 +23,10 @@ import (
 func (h *handlers) searchAuditEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id, _ := auth.From(ctx)
-	q, err := parseQuery(c.Request.URL.RawQuery)
+	q, offset, err := h.searchQuery(c, id.UserID)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
-	}
-	offset := 0
-	if tok := q.Get("_page"); tok != "" {
-		saved, off, err := h.pager.open(tok, id.UserID, h.cfg.Now())
-		if err != nil {
-			h.rd.fail(c, pageError(err))
-			return
-		}
-		q, offset = saved, off
 	}
 	aq, self, err := parseAuditQuery(q)
 	if err != nil {

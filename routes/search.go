@@ -35,19 +35,10 @@ type handlers struct {
 func (h *handlers) searchMedicationRequests(c *gin.Context) {
 	ctx := c.Request.Context()
 	id, _ := auth.From(ctx)
-	q, err := parseQuery(c.Request.URL.RawQuery)
+	q, offset, err := h.searchQuery(c, id.UserID)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
-	}
-	offset := 0
-	if tok := q.Get("_page"); tok != "" {
-		saved, off, err := h.pager.open(tok, id.UserID, h.cfg.Now())
-		if err != nil {
-			h.rd.fail(c, pageError(err))
-			return
-		}
-		q, offset = saved, off
 	}
 	srch, err := mapping.ParseSearch(q, h.cfg.Now(), strictHandling(c.GetHeader("Prefer")))
 	if err != nil {
@@ -69,6 +60,24 @@ func (h *handlers) searchMedicationRequests(c *gin.Context) {
 		return
 	}
 	h.answer(c, key, b, f)
+}
+
+// searchQuery reads a search's query exactly (parseQuery) and, for a paging link, opens its token:
+// the search it names and the offset of its page.
+func (h *handlers) searchQuery(c *gin.Context, user string) (url.Values, int, error) {
+	q, err := parseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		return nil, 0, err
+	}
+	tok := q.Get("_page")
+	if tok == "" {
+		return q, 0, nil
+	}
+	saved, offset, err := h.pager.open(tok, user, h.cfg.Now())
+	if err != nil {
+		return nil, 0, pageError(err)
+	}
+	return saved, offset, nil
 }
 
 // pageError tells a client why its paging link was refused.
