@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 )
@@ -358,5 +361,56 @@ func TestMetricsOnTheAdminListener(t *testing.T) {
 		if strings.Contains(text, id) {
 			t.Errorf("/metrics holds an identifier %q", id)
 		}
+	}
+}
+
+// TestTokenAndAuditVerifyCommands runs the two subcommands as a user would beside a running sandbox
+// adapter: `token` prints a token the server accepts, and `audit verify` checks the trail the server
+// wrote, naming a record changed behind its back.
+func TestTokenAndAuditVerifyCommands(t *testing.T) {
+	env := testEnv(t)
+	getenv := func(k string) string { return env[k] }
+	base, _, _ := startRun(t, env)
+
+	// The token command names the issuer from configuration; this server listens on a port the
+	// kernel picked, so the command is told its base, as EPS_FHIR_BASE_URL tells a deployment's.
+	env["EPS_FHIR_BASE_URL"] = base
+	var tok strings.Builder
+	if err := run(context.Background(), []string{"token", "--user", "555555555556"}, getenv, &tok, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120&_summary=true", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("the token command's token: %d", res.StatusCode)
+	}
+
+	var out strings.Builder
+	if err := run(context.Background(), []string{"audit", "verify"}, getenv, &out, io.Discard); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "BROKEN") || strings.Contains(out.String(), "no audit records") {
+		t.Errorf("audit verify on an untouched trail:\n%s", out.String())
+	}
+
+	// Change a record directly in the database: verify names the break.
+	db, err := sql.Open("sqlite", filepath.Join(env["EPS_STATE_DIR"], "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE audit_records SET user_id = '555555555557' WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"audit", "verify"}, getenv, &out, io.Discard)
+	if err == nil || !strings.Contains(out.String(), "BROKEN") {
+		t.Errorf("audit verify after tampering: %v\n%s", err, out.String())
 	}
 }
