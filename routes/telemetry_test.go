@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -166,4 +167,49 @@ func TestNoIdentifierReachesTelemetry(t *testing.T) {
 		t.Error("the read's route template is not in the spans")
 	}
 	_ = http.StatusOK
+}
+
+// TestACallerThatHangsUpDoesNotFailTheOthers: two requests for the same slow Spine search share one
+// Spine call; the one that started it hangs up, the other still gets its answer, and its trace says
+// it joined the call in flight.
+func TestACallerThatHangsUpDoesNotFailTheOthers(t *testing.T) {
+	a := start(t, setup{traced: true, cached: true})
+	a.Spine.Sandbox.ResetCalls()
+	path := search(sandbox.PatientFaultLatency, "_summary=true") // Spine answers after about a second
+
+	first, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() {
+		req, _ := http.NewRequestWithContext(first, http.MethodGet, a.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		close(started)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-started
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Spine.Sandbox.CallCount("search") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := make(chan answer, 1)
+	go func() { second <- a.get(t, path) }()
+	time.Sleep(100 * time.Millisecond) // let the second join the call in flight
+	cancel()                           // the first hangs up
+
+	got := <-second
+	if got.Status != http.StatusOK {
+		t.Fatalf("the request that stayed: %d %s", got.Status, got.Body)
+	}
+	if n := a.Spine.Sandbox.CallCount("search"); n != 1 {
+		t.Errorf("%d Spine searches, want the one both shared", n)
+	}
+	parts := strings.Split(got.Header.Get("traceresponse"), "-")
+	if len(parts) != 4 {
+		t.Fatalf("traceresponse %q", got.Header.Get("traceresponse"))
+	}
+	lookup, ok := named(spansOfTrace(a.Spans.GetSpans(), parts[1]), "cache.Search")
+	if !ok || attr(lookup, "cache.result") != "coalesced" {
+		t.Errorf("the second request's cache span: %v, result %q, want coalesced", ok, attr(lookup, "cache.result"))
+	}
 }
