@@ -350,11 +350,10 @@ func connectSpine(cfg *config.Config, tel *telemetry.Telemetry, logger *slog.Log
 // authenticator builds the token verifier: for the configured issuer, or, in sandbox mode without
 // one, for the embedded sandbox issuer, which it also returns to be served.
 func authenticator(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*auth.Verifier, *auth.Issuer, error) {
-	acfg := auth.Config{
-		Issuer: cfg.AuthIssuer, JWKSURL: cfg.AuthJWKSURL, Audience: cfg.AuthAudience,
-		ActivityCodes: cfg.AuthActivityCodes, AuditorCodes: cfg.AuthAuditorCodes, UserInfo: cfg.AuthUserInfo,
-		AssuranceClaim: cfg.AuthAssuranceClaim, AssuranceValue: cfg.AuthAssuranceValue,
-	}
+	acfg := cfg.AuthEnv // claim names, skew, algorithms...: the environment's
+	acfg.Issuer, acfg.JWKSURL, acfg.Audience = cfg.AuthIssuer, cfg.AuthJWKSURL, cfg.AuthAudience
+	acfg.ActivityCodes, acfg.AuditorCodes, acfg.UserInfo = cfg.AuthActivityCodes, cfg.AuthAuditorCodes, cfg.AuthUserInfo
+	acfg.AssuranceClaim, acfg.AssuranceValue = cfg.AuthAssuranceClaim, cfg.AuthAssuranceValue
 	var issuer *auth.Issuer
 	if cfg.Sandbox() && cfg.AuthIssuer == "" && cfg.AuthJWKSURL == "" {
 		var err error

@@ -30,8 +30,8 @@ const SandboxAuditorCode = "EPS-AUDIT"
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // Config is the auth package's configuration. Each field names the
-// environment variable the lead's config loader reads for it (see
-// ConfigFromEnv) and its default.
+// environment variable it is read from (ConfigFromEnv, called by package
+// config, whose flags override the common ones) and its default.
 type Config struct {
 	// Issuer is the expected iss, and the base of OIDC discovery
 	// ({Issuer}/.well-known/openid-configuration). EPS_AUTH_ISSUER, required.

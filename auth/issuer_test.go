@@ -17,7 +17,7 @@ import (
 )
 
 // sandbox runs the sandbox issuer over real HTTP, mounted under /oauth2 as
-// the lead mounts it.
+// main mounts it.
 func sandbox(t *testing.T) (*Issuer, *httptest.Server) {
 	t.Helper()
 	var iss *Issuer

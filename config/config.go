@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-eps/eps-fhir-tracker/auth"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -70,6 +71,9 @@ type Config struct {
 	AuthUserInfo       bool
 	AuthAssuranceClaim string
 	AuthAssuranceValue string
+	// AuthEnv is everything else package auth reads (claim names, clock skew, algorithms, at+jwt,
+	// UserInfo and endpoint overrides: AuthVariables), from the environment only.
+	AuthEnv auth.Config
 
 	// The audit trail.
 	AuditDSN       string // EPS_AUDIT_DSN; default a SQLite file in the state folder
@@ -205,8 +209,19 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unknown argument %q: see --help for the flags and subcommands", fs.Arg(0))
 	}
-	return parse(raw)
+	authEnv, authErr := auth.ConfigFromEnv(getenv)
+	c, err := parse(raw)
+	if err = errors.Join(err, authErr); err != nil {
+		return nil, err
+	}
+	c.AuthEnv = authEnv
+	return c, nil
 }
+
+// AuthVariables are the authentication settings read from the environment alone, for --help.
+var AuthVariables = []string{"EPS_AUTH_ALGORITHMS", "EPS_AUTH_CLOCK_SKEW", "EPS_AUTH_REQUIRE_AT_JWT",
+	"EPS_AUTH_USER_CLAIM", "EPS_AUTH_SELECTED_ROLE_CLAIM", "EPS_AUTH_ROLES_CLAIM", "EPS_AUTH_USERINFO_URL",
+	"EPS_AUTH_USERINFO_CACHE_SIZE", "EPS_AUTH_JWKS_MIN_REFRESH", "EPS_AUTH_AUTHORIZATION_URL", "EPS_AUTH_TOKEN_URL"}
 
 // Usage prints every flag, subcommand and environment variable.
 func Usage(w io.Writer) {
@@ -223,6 +238,7 @@ func Usage(w io.Writer) {
 		fmt.Fprintf(w, "  --%-28s %s%s\n      %s\n", s.flag, s.env, def, s.help)
 	}
 	fmt.Fprintln(w, "  --version                      print the version")
+	fmt.Fprintln(w, "\nAuthentication also reads, from the environment:", strings.Join(AuthVariables, ", "))
 	fmt.Fprintln(w, "\nTelemetry follows the standard OpenTelemetry variables:", strings.Join(OTelVariables, ", "))
 }
 

@@ -40,12 +40,14 @@ func TestLoad(t *testing.T) {
 		_, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "http://spine.example", "SPINE_ASID": "12", "EPS_FHIR_TLS_CERT": "x",
 			"SPINE_DETAILED_INTERACTIONS": "maybe", "EPS_SANDBOX_PATIENTS": "-1", "SPINE_USER_ID": "abc",
+			"EPS_AUTH_CLOCK_SKEW": "soon",
 		}), io.Discard)
 		if err == nil {
 			t.Fatal("want an error")
 		}
 		for _, want := range []string{"SPINE_BASE_URL", "SPINE_CLIENT_CERT", "SPINE_CLIENT_KEY", "SPINE_CA_CERT",
-			"SPINE_ASID", "EPS_FHIR_TLS_CERT", "SPINE_DETAILED_INTERACTIONS", "EPS_SANDBOX_PATIENTS", "SPINE_USER_ID"} {
+			"SPINE_ASID", "EPS_FHIR_TLS_CERT", "SPINE_DETAILED_INTERACTIONS", "EPS_SANDBOX_PATIENTS", "SPINE_USER_ID",
+			"EPS_AUTH_CLOCK_SKEW"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error does not mention %s:\n%v", want, err)
 			}
@@ -150,6 +152,17 @@ func TestLoad(t *testing.T) {
 		}
 		if len(c.PageKeys) != 2 || string(c.PageKeys[0]) != strings.Repeat("a", 32) {
 			t.Errorf("got %q", c.PageKeys)
+		}
+	})
+	t.Run("authentication's own variables are read too", func(t *testing.T) {
+		c, err := Load([]string{"--auth-audience", "https://flag.example/FHIR/R4"}, env(map[string]string{
+			"EPS_AUTH_USER_CLAIM": "uid", "EPS_AUTH_REQUIRE_AT_JWT": "true", "EPS_AUTH_AUDIENCE": "https://env.example",
+		}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AuthEnv.UserClaim != "uid" || !c.AuthEnv.RequireAccessTokenType || c.AuthAudience != "https://flag.example/FHIR/R4" {
+			t.Errorf("user claim %q, at+jwt %v, audience %q", c.AuthEnv.UserClaim, c.AuthEnv.RequireAccessTokenType, c.AuthAudience)
 		}
 	})
 	t.Run("rates", func(t *testing.T) {
