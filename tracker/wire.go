@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -273,10 +274,12 @@ func parseSearch(data []byte) (*SearchResult, error) {
 		return nil, malformed(interactionSearch, err)
 	}
 	res := &SearchResult{Prescriptions: make([]Prescription, 0, len(list))}
-	for id, w := range list {
-		p, err := w.prescription(strings.TrimSpace(id))
+	// In key order, so that a reply with several bad prescriptions is always reported the same way;
+	// the error names the prescription by position, never by ID (errors are logged).
+	for i, id := range slices.Sorted(maps.Keys(list)) {
+		p, err := list[id].prescription(strings.TrimSpace(id))
 		if err != nil {
-			return nil, malformed(interactionSearch, fmt.Errorf("prescription %s: %w", id, err))
+			return nil, malformed(interactionSearch, fmt.Errorf("prescription %d of %d: %w", i+1, len(list), err))
 		}
 		res.Prescriptions = append(res.Prescriptions, p)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -143,10 +144,11 @@ func parseItemSummary(data []byte) (*ItemSummaryResult, error) {
 		return nil, malformed(interactionItemSummary, err)
 	}
 	res := &ItemSummaryResult{Prescriptions: make([]ItemSummary, 0, len(list))}
-	for id, w := range list {
-		s, err := w.summary(strings.TrimSpace(id))
+	// In key order, and by position rather than ID in errors, as parseSearch.
+	for i, id := range slices.Sorted(maps.Keys(list)) {
+		s, err := list[id].summary(strings.TrimSpace(id))
 		if err != nil {
-			return nil, malformed(interactionItemSummary, fmt.Errorf("prescription %s: %w", id, err))
+			return nil, malformed(interactionItemSummary, fmt.Errorf("prescription %d of %d: %w", i+1, len(list), err))
 		}
 		res.Prescriptions = append(res.Prescriptions, s)
 	}
@@ -231,10 +233,9 @@ func (env *envelope) detailBody(wantID string) (string, json.RawMessage, error) 
 	}
 	switch {
 	case wantID != "":
-		return "", nil, fmt.Errorf("no body for prescription %s", wantID)
+		return "", nil, errors.New("no body for the prescription asked for")
 	case len(ids) != 1:
-		slices.Sort(ids)
-		return "", nil, fmt.Errorf("want one prescription in the reply, got %q", ids)
+		return "", nil, fmt.Errorf("want one prescription in the reply, got %d", len(ids))
 	}
 	return ids[0], env.fields[ids[0]], nil
 }
