@@ -47,7 +47,7 @@ func Prescriber(src Source) tracker.Organisation {
 	if src.Prescription == nil {
 		return d
 	}
-	return merge(src.Prescription.Prescriber, d)
+	return MergeOrganisation(src.Prescription.Prescriber, d)
 }
 
 // Organisations lists the ODS-coded organisations src mentions, each once, in this order: the

@@ -256,7 +256,7 @@ func (v *view) nominatedDispenser() tracker.Organisation {
 	if v.detail != nil {
 		d = v.detail.NominatedPharmacy
 	}
-	return merge(v.p.NominatedDispenser, d)
+	return MergeOrganisation(v.p.NominatedDispenser, d)
 }
 
 // dispenser is the organisation dispensing the issue shown.
@@ -265,7 +265,7 @@ func (v *view) dispenser() tracker.Organisation {
 	if v.detail != nil && v.detailIssue {
 		d = v.detail.DispensingPharmacy
 	}
-	return merge(v.issue.Dispenser, d)
+	return MergeOrganisation(v.issue.Dispenser, d)
 }
 
 func (v *view) lastDispenseDate() time.Time {
@@ -292,23 +292,25 @@ func (v *view) totalAuthorised() int {
 	return 0
 }
 
-// merge fills what the basic interactions leave out of an organisation from the 111 details' view of
-// it, when they name the same one (or the basic interactions name none).
-func merge(basic, detail tracker.Organisation) tracker.Organisation {
+// MergeOrganisation fills what one description of an organisation leaves out (a name, or Spine's
+// "Not Found" stand-in for one, an address, a phone) from another description of the same one: the
+// 111 details' view of what the basic interactions name, or a later answer's view of an organisation
+// already known. When basic names none, other is the answer; when they name different ones, basic.
+func MergeOrganisation(basic, other tracker.Organisation) tracker.Organisation {
 	if basic.ODS == "" {
-		return detail
+		return other
 	}
-	if !strings.EqualFold(basic.ODS, detail.ODS) {
+	if !strings.EqualFold(basic.ODS, other.ODS) {
 		return basic
 	}
-	if basic.Name == "" {
-		basic.Name = detail.Name
+	if orgName(basic) == "" {
+		basic.Name = other.Name
 	}
 	if basic.Phone == "" {
-		basic.Phone = detail.Phone
+		basic.Phone = other.Phone
 	}
 	if basic.Address == "" {
-		basic.Address = detail.Address
+		basic.Address = other.Address
 	}
 	return basic
 }

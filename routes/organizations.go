@@ -39,7 +39,7 @@ func (o *Organizations) remember(src mapping.Source) {
 		}
 		key := strings.ToUpper(org.ODS)
 		if have, ok := o.get(key); ok {
-			org = richer(have, org)
+			org = mapping.MergeOrganisation(have, org)
 		} else if o.orgs.ItemCount() >= o.max {
 			return
 		}
@@ -60,18 +60,4 @@ func (o *Organizations) get(ods string) (tracker.Organisation, bool) {
 		return tracker.Organisation{}, false
 	}
 	return v.(tracker.Organisation), true
-}
-
-// richer fills what a lacks from b.
-func richer(a, b tracker.Organisation) tracker.Organisation {
-	if a.Name == "" || strings.EqualFold(a.Name, "Not Found") {
-		a.Name = b.Name
-	}
-	if a.Address == "" {
-		a.Address = b.Address
-	}
-	if a.Phone == "" {
-		a.Phone = b.Phone
-	}
-	return a
 }
