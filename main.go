@@ -145,6 +145,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	memo, err := routes.NewEntryMemo(cache.Config{TTL: cfg.MemoTTL, MaxBytes: cfg.MemoMaxBytes}, tel.MeterProvider)
+	if err != nil {
+		return err
+	}
+	defer memo.Clear() // it holds patient data
 
 	verifier, issuer, err := authenticator(ctx, cfg, logger)
 	if err != nil {
@@ -200,7 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 	}, routes.Deps{
 		Tracker: cached, Encoder: enc, Auth: verifier, Audit: auditor, Trail: reader, Answers: answers,
-		Logger: logger, Tracing: tel.TracerProvider, Meters: tel.MeterProvider, Propagator: tel.Propagator,
+		Memo: memo, Logger: logger, Tracing: tel.TracerProvider, Meters: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	if err != nil {
 		return err

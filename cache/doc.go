@@ -12,8 +12,9 @@
 // the same pointer (a *tracker.SearchResult, an Answer's Body). Nothing may mutate a value it got from
 // this package, neither its fields nor the slices it holds; copy first. The values are kept exactly as
 // the tracker client returned them, so Fetched still says when Spine answered and the routes can send
-// an HTTP Age header. FHIR protos are never cached, because jsonformat rewrites references in them while
-// marshalling.
+// an HTTP Age header. Tracker and Answers never hold FHIR protos. A Memo may (the routes' entry
+// memo does): jsonformat rewrites references in a proto while marshalling it, so a shared proto is
+// only ever marshalled by the fast encoder, which reads it, or by jsonformat on a clone.
 //
 // # Per user, unless told otherwise
 //

@@ -147,3 +147,15 @@ func (s *store) size() (entries int, bytes int64) {
 	defer s.mu.Unlock()
 	return s.order.Len(), s.bytes
 }
+
+// clear drops every entry, counted as evicted for capacity.
+func (s *store) clear() {
+	s.mu.Lock()
+	n := s.order.Len()
+	s.gc.Flush() // go-cache's Flush does not call OnEvicted
+	s.order.Init()
+	clear(s.byKey)
+	s.bytes = 0
+	s.mu.Unlock()
+	s.m.evicted(reasonCapacity, n)
+}

@@ -85,6 +85,8 @@ type Config struct {
 	CacheTTL         time.Duration
 	CacheMaxBytes    int64
 	CacheShareAcross bool
+	MemoTTL          time.Duration
+	MemoMaxBytes     int64
 
 	// Operations.
 	StateDir  string // EPS_STATE_DIR: the sandbox issuer's key, the default audit database
@@ -153,6 +155,8 @@ var settings = []setting{
 	{"EPS_CACHE_TTL", "cache-ttl", "how long Spine answers are reused; 0 disables", "30s"},
 	{"EPS_CACHE_MAX_BYTES", "cache-max-bytes", "bound of the caches in bytes", "33554432"},
 	{"EPS_CACHE_SHARE_ACROSS_USERS", "cache-share-across-users", "let one user's cached Spine answer serve another", "false"},
+	{"EPS_MEMO_TTL", "memo-ttl", "how long each Spine record's mapped entries are kept for reuse when Spine sends it unchanged; 0 disables", "5m"},
+	{"EPS_MEMO_MAX_BYTES", "memo-max-bytes", "bound of the entry memo in bytes", "33554432"},
 	{"EPS_STATE_DIR", "state-dir", "local state: the sandbox issuer's key, the default audit database", ".eps-state"},
 	{"EPS_ADMIN_ADDR", "admin-addr", "admin listener for /metrics", "127.0.0.1:9464"},
 	{"EPS_LOG_FORMAT", "log-format", "json or text", "json unless on a terminal"},
@@ -361,6 +365,8 @@ func parse(raw map[string]string) (*Config, error) {
 	c.CacheTTL = duration("EPS_CACHE_TTL", 30*time.Second, true)
 	c.CacheMaxBytes = integer("EPS_CACHE_MAX_BYTES", 32<<20, 0, 1<<40)
 	c.CacheShareAcross = boolean("EPS_CACHE_SHARE_ACROSS_USERS", false)
+	c.MemoTTL = duration("EPS_MEMO_TTL", 5*time.Minute, true)
+	c.MemoMaxBytes = integer("EPS_MEMO_MAX_BYTES", 32<<20, 0, 1<<40)
 
 	c.AdminAddr = str("EPS_ADMIN_ADDR", "127.0.0.1:9464")
 	c.LogFormat = raw["EPS_LOG_FORMAT"]

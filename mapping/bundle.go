@@ -37,15 +37,26 @@ type Match struct {
 // (authoredOn and status) and returns them in the search's stable order: authoredOn descending, then
 // prescription ID, issue and line.
 func Collect(srcs []Source, s *Search) ([]Match, error) {
-	var out []Match
-	for _, src := range srcs {
+	expanded := make([][]Match, len(srcs))
+	for i, src := range srcs {
 		ms, err := Expand(src)
 		if err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = make([]Match, 0, len(srcs)*len(ms))
-		}
+		expanded[i] = ms
+	}
+	return Keep(expanded, s), nil
+}
+
+// Keep is Collect for sources already expanded: the matches the search keeps, in its stable order,
+// in a new slice (expanded is only read, so that it may be shared).
+func Keep(expanded [][]Match, s *Search) []Match {
+	n := 0
+	for _, ms := range expanded {
+		n += len(ms)
+	}
+	out := make([]Match, 0, n)
+	for _, ms := range expanded {
 		for _, m := range ms {
 			if s.MatchesAuthored(m.AuthoredOn) && s.MatchesStatus(RequestStatus(m.Request)) {
 				out = append(out, m)
@@ -53,7 +64,7 @@ func Collect(srcs []Source, s *Search) ([]Match, error) {
 		}
 	}
 	SortMatches(out)
-	return out, nil
+	return out
 }
 
 // Expand maps one source to all its MedicationRequests, unfiltered, in line order, each with the

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
@@ -34,7 +36,7 @@ type body struct {
 
 // resource marshals a resource and writes it with an ETag, answering 304 when the client already has it.
 func (rd *renderer) resource(c *gin.Context, status int, res proto.Message, fetched time.Time) {
-	b, err := rd.marshal(c, res)
+	b, err := rd.marshal(c, res, nil)
 	if err != nil {
 		rd.outcome(c, http.StatusInternalServerError, internalIssue)
 		return
@@ -42,11 +44,20 @@ func (rd *renderer) resource(c *gin.Context, status int, res proto.Message, fetc
 	rd.write(c, status, body{JSON: b, Fetched: fetched})
 }
 
-// marshal turns a resource into compact FHIR JSON, under its own span.
-func (rd *renderer) marshal(c *gin.Context, res proto.Message) ([]byte, error) {
-	ctx, span := rd.tel.start(c.Request.Context(), "fhir.marshal")
+// marshal turns a resource into compact FHIR JSON, under its own span. A searchset takes the
+// entries the memo holds (known) as they are.
+func (rd *renderer) marshal(c *gin.Context, res proto.Message, known map[proto.Message][]byte) ([]byte, error) {
+	ctx, span := rd.tel.start(c.Request.Context(), "fhir.marshal", attribute.Int("fhir.entries.memoized", len(known)))
 	defer span.End()
-	b, err := rd.enc.Marshal(res, false)
+	var (
+		b   []byte
+		err error
+	)
+	if bundle, ok := res.(*bcrpb.Bundle); ok && len(known) > 0 {
+		b, err = marshalSearchset(rd.enc, bundle, known)
+	} else {
+		b, err = rd.enc.Marshal(res, false)
+	}
 	if err != nil {
 		span.RecordError(err)
 		rd.logger.ErrorContext(ctx, "marshal failed", "err", err, "request_id", idsFrom(ctx).RequestID)

@@ -93,6 +93,7 @@ type Deps struct {
 	Trail      AuditTrail // nil: no AuditEvent search
 	Answers    Answers    // nil: no answer cache
 	Orgs       *Organizations
+	Memo       *EntryMemo // nil: no entry memo
 	Logger     *slog.Logger
 	Tracing    trace.TracerProvider // nil: no spans
 	Meters     metric.MeterProvider // nil: no metrics
@@ -130,7 +131,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	}
 	tel := newTelemetry(d)
 	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, tel: tel}
-	svc := &service{cfg: cfg, tracker: d.Tracker, orgs: d.Orgs, logger: d.Logger, tel: tel}
+	svc := &service{cfg: cfg, tracker: d.Tracker, orgs: d.Orgs, memo: d.Memo, enc: d.Encoder, logger: d.Logger, tel: tel}
 	h := &handlers{cfg: cfg, svc: svc, rd: rend, pager: newPager(cfg.PageKeys, cfg.PageTTL),
 		answers: d.Answers, trail: d.Trail}
 	guard := newGuard(cfg, d.Auth, rend)

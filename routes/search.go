@@ -143,7 +143,7 @@ func (h *handlers) cached(c *gin.Context, key string) bool {
 // answer renders a resource the service found, and keeps it in the answer cache.
 func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found) {
 	auditEntryFrom(c.Request.Context()).setSubject(f.Patient, f.PrescriptionIDs)
-	b, err := h.rd.marshal(c, res)
+	b, err := h.rd.marshal(c, res, f.Entries)
 	if err != nil {
 		h.rd.outcome(c, http.StatusInternalServerError, internalIssue)
 		return

@@ -11,7 +11,9 @@ import (
 
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	oopb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/operation_outcome_go_proto"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/mapping"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
@@ -23,6 +25,8 @@ type service struct {
 	cfg     Config
 	tracker Tracker
 	orgs    *Organizations
+	memo    *EntryMemo // nil: every record is mapped and marshalled afresh
+	enc     *fhir.Encoder
 	logger  *slog.Logger
 	tel     *telemetry
 }
@@ -38,6 +42,27 @@ type found struct {
 	Patient         string    // the NHS number the answer is about ("" when none)
 	PrescriptionIDs []string  // the prescriptions it shows, each once
 	Fetched         time.Time // when Spine gave the oldest data in it
+	// Entries are the marshalled searchset entries the memo holds for the resources in it.
+	Entries map[proto.Message][]byte
+}
+
+// memoized notes the entries memoized records hold.
+func (f *found) memoized(records ...*memoized) {
+	n := 0
+	for _, m := range records {
+		n += len(m.entries)
+	}
+	if n == 0 {
+		return
+	}
+	if f.Entries == nil {
+		f.Entries = make(map[proto.Message][]byte, n)
+	}
+	for _, m := range records {
+		for res, j := range m.entries {
+			f.Entries[res] = j
+		}
+	}
 }
 
 // seen notes one more Spine answer: the oldest data is what the answer's age is.
@@ -119,11 +144,19 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 	}
 
 	_, span := s.tel.start(ctx, "mapping.collect")
-	matches, err := mapping.Collect(srcs, srch)
-	span.End()
-	if err != nil {
-		return nil, f, fmt.Errorf("%w: %w", errUnmappable, err)
+	expanded := make([][]mapping.Match, len(srcs))
+	records := make([]*memoized, len(srcs))
+	for i, src := range srcs {
+		m, err := s.expand(src)
+		if err != nil {
+			span.End()
+			return nil, f, fmt.Errorf("%w: %w", errUnmappable, err)
+		}
+		expanded[i], records[i] = m.matches, m
 	}
+	f.memoized(records...)
+	matches := mapping.Keep(expanded, srch)
+	span.End()
 	total := len(matches)
 	if total == 0 && !explained {
 		if len(srcs) == 0 {
@@ -311,9 +344,9 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			}()
 			var mine found
 			src, err := s.full(ctx, who, q, issueDates[q], &mine)
-			var ms []mapping.Match
+			var m *memoized
 			if err == nil {
-				ms, err = mapping.Expand(src)
+				m, err = s.expand(src)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -326,8 +359,9 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			if src.DetailFailed {
 				detailFailed++
 			}
-			for _, m := range ms {
-				full[key{m.PrescriptionID, m.Issue, m.Ordinal}] = m
+			f.memoized(m)
+			for _, fm := range m.matches {
+				full[key{fm.PrescriptionID, fm.Issue, fm.Ordinal}] = fm
 			}
 		}()
 	}
