@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -296,6 +297,11 @@ func observe(tel *telemetry.Telemetry, enc *fhir.Encoder, trail *audit.Store) er
 func adminHandler(tel *telemetry.Telemetry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", tel.MetricsHandler)
+	// Go's profiler, for measuring the adapter under load (load/README.md): stacks, timings and
+	// sizes, never request data. The admin listener is loopback unless an operator says otherwise.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

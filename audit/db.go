@@ -167,11 +167,30 @@ const columns = `chain, seq, at_ns, kind, request_id, trace_id, client_addr, use
 
 const numColumns = 22
 
-// insertChunk bounds the rows of one INSERT, keeping its placeholders under both databases' limits.
+// insertChunk bounds the rows of one INSERT, keeping its placeholders under PostgreSQL's limit.
 const insertChunk = 64
 
-// insert appends records with multi-row INSERTs: one round trip per chunk instead of per record.
-func insert(ctx context.Context, tx *sql.Tx, recs []Record) error {
+// insertRow is SQLite's INSERT of one record, with anonymous placeholders: SQLite looks a numbered
+// one ($1) up by name in a list on every bind, which made a multi-row INSERT quadratic in its rows.
+var insertRow = "INSERT INTO audit_records (" + columns + ") VALUES (?" + strings.Repeat(",?", numColumns-1) + ")"
+
+// insert appends records. SQLite runs in-process, so one statement prepared per transaction and run
+// per record costs no round trips; PostgreSQL gets multi-row INSERTs, one round trip per chunk.
+func insert(ctx context.Context, tx *sql.Tx, d dialect, recs []Record) error {
+	if d != postgresDB {
+		stmt, err := tx.PrepareContext(ctx, insertRow)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		args := make([]any, 0, numColumns)
+		for _, r := range recs {
+			if _, err := stmt.ExecContext(ctx, r.values(args[:0])...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for len(recs) > 0 {
 		n := min(len(recs), insertChunk)
 		var (
@@ -191,11 +210,7 @@ func insert(ctx context.Context, tx *sql.Tx, recs []Record) error {
 				sb.WriteString("$" + strconv.Itoa(i*numColumns+c+1))
 			}
 			sb.WriteByte(')')
-			ids, det := r.texts()
-			args = append(args, r.Chain, r.Seq, r.Time.UnixNano(), r.Kind, r.RequestID, r.TraceID,
-				r.ClientAddr, r.UserID, r.RoleProfileID, r.OrgCode, r.ClientID, r.Interaction,
-				r.ResourceType, r.Query, r.PatientNHS, ids, int64(r.Status), r.Outcome,
-				det, r.KeyID, r.PrevMAC, r.MAC)
+			args = r.values(args)
 		}
 		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 			return err
@@ -203,6 +218,15 @@ func insert(ctx context.Context, tx *sql.Tx, recs []Record) error {
 		recs = recs[n:]
 	}
 	return nil
+}
+
+// values appends r's columns, in the order of columns.
+func (r Record) values(args []any) []any {
+	ids, det := r.texts()
+	return append(args, r.Chain, r.Seq, r.Time.UnixNano(), r.Kind, r.RequestID, r.TraceID,
+		r.ClientAddr, r.UserID, r.RoleProfileID, r.OrgCode, r.ClientID, r.Interaction,
+		r.ResourceType, r.Query, r.PatientNHS, ids, int64(r.Status), r.Outcome,
+		det, r.KeyID, r.PrevMAC, r.MAC)
 }
 
 // rowScanner is *sql.Row or *sql.Rows.

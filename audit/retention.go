@@ -63,7 +63,7 @@ func (s *Store) prune(h head, before time.Time) (head, pruneResult) {
 		next.seq++
 		rec := s.seal(Record{Event: Event{Time: s.now()}, Chain: s.instance, Seq: next.seq, Kind: KindRetention, Pruned: &p}, h.mac)
 		next.mac = rec.MAC
-		if err := insert(ctx, tx, []Record{rec}); err != nil {
+		if err := insert(ctx, tx, s.dialect, []Record{rec}); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_records WHERE chain = $1 AND seq <= $2`,

@@ -220,7 +220,7 @@ func (s *Store) commit(h head, batch []*request) (head, error) {
 		if err := s.durable(ctx, tx); err != nil {
 			return err
 		}
-		return insert(ctx, tx, recs)
+		return insert(ctx, tx, s.dialect, recs)
 	}); err != nil {
 		return h, fmt.Errorf("audit: commit %d records: %w", len(recs), err)
 	}
@@ -273,7 +273,7 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 func (s *Store) Ready(ctx context.Context) error {
 	probe := Record{Event: Event{Time: s.now()}, Chain: "ready-probe:" + s.instance, Seq: -1, Kind: "probe"}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := insert(ctx, tx, []Record{probe}); err != nil {
+		if err := insert(ctx, tx, s.dialect, []Record{probe}); err != nil {
 			return err
 		}
 		return errRollback
