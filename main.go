@@ -46,7 +46,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is unset: with the default caches (32 MiB
+// defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is unset: with the default caches (16 MiB
 // each) and 1,000 connections in flight the process stays within 256 MB of RSS.
 const defaultMemoryLimit = 192 << 20
 
@@ -195,6 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ShareAnswersAcrossUsers: cfg.CacheShareAcross,
 		CORSOrigins:             cfg.CORSOrigins,
 		RateLimit:               routes.Rate(cfg.RateLimit),
+		MaxActive:               cfg.MaxActive,
 		UnauthenticatedLimit:    routes.Rate(cfg.UnauthLimit),
 		SecurityDescription:     securityDescription(cfg),
 		SoftwareVersion:         version,

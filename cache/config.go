@@ -13,7 +13,10 @@ import (
 const (
 	DefaultTTL         = 30 * time.Second
 	DefaultNotFoundTTL = 5 * time.Second
-	DefaultMaxBytes    = 32 << 20
+	// DefaultMaxBytes (and DefaultMemoMaxBytes) are sized with the process's soft memory limit (main's
+	// defaultMemoryLimit): what the caches hold is live heap the collector keeps scanning, and at
+	// 32 MiB each a flood of distinct patients left it so little room that it ran without pause.
+	DefaultMaxBytes    = 16 << 20
 	DefaultMaxEntries  = 10000
 	DefaultCallTimeout = tracker.DefaultTimeout
 )

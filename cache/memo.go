@@ -12,7 +12,7 @@ import (
 // The defaults for a Memo: it outlives the answer cache, because it never answers by itself.
 const (
 	DefaultMemoTTL      = 5 * time.Minute
-	DefaultMemoMaxBytes = 32 << 20
+	DefaultMemoMaxBytes = 16 << 20
 	// DefaultMemoMaxEntries allows a few entries per prescription of the DefaultMaxEntries answers.
 	DefaultMemoMaxEntries = 100000
 )

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"io"
 	"math"
 	"net"
@@ -60,6 +61,7 @@ type Config struct {
 	AllowPlainHTTP bool // EPS_FHIR_ALLOW_PLAIN_HTTP: plain HTTP off loopback, behind a TLS proxy
 	CORSOrigins    []string
 	RateLimit      Rate // EPS_RATE_LIMIT, e.g. "20/s:40"; zero is off
+	MaxActive      int  // EPS_MAX_ACTIVE_REQUESTS: patient-data requests in progress; 0 is no bound
 	UnauthLimit    Rate // EPS_UNAUTH_RATE_LIMIT: per client address, requests without a valid token
 
 	// Authentication. Outside sandbox mode it cannot be switched off.
@@ -128,7 +130,7 @@ var settings = []setting{
 	{"SPINE_DETAILED_INTERACTIONS", "spine-detailed-interactions", "use Spine's 111 detail calls for medication (real Spine: smartcard users only)", "true with the sandbox"},
 	{"SPINE_TIMEOUT", "spine-timeout", "deadline of one Spine call, retries included", "10s"},
 	{"SPINE_MAX_CONCURRENCY", "spine-max-concurrency", "concurrent Spine calls per instance (fleet load is instances x this)", "64"},
-	{"SPINE_MAX_WAITING", "spine-max-waiting", "calls that may wait for a Spine slot; more are a fast 503", "4 x SPINE_MAX_CONCURRENCY"},
+	{"SPINE_MAX_WAITING", "spine-max-waiting", "calls that may wait for a Spine slot; more are a fast 503", "16 x SPINE_MAX_CONCURRENCY"},
 	{"SPINE_BREAKER_FAILURES", "spine-breaker-failures", "consecutive connection failures or timeouts that open the circuit breaker (0 or less: no breaker)", "5"},
 	{"SPINE_BREAKER_OPEN_FOR", "spine-breaker-open-for", "how long an open breaker answers 503 before a trial call", "10s"},
 	{"EPS_FHIR_ADDR", "addr", "listen address", "127.0.0.1:8080"},
@@ -139,6 +141,7 @@ var settings = []setting{
 	{"EPS_FHIR_PAGE_KEY", "page-key", "secrets signing paging links, comma-separated: the first signs, all verify", "random per process"},
 	{"EPS_CORS_ORIGINS", "cors-origins", "browser origins allowed to call the API, comma-separated", ""},
 	{"EPS_RATE_LIMIT", "rate-limit", "per-client rate limit such as 20/s:40 (429 past it)", "off"},
+	{"EPS_MAX_ACTIVE_REQUESTS", "max-active-requests", "patient-data requests worked on at once; the rest wait their turn (0: no bound)", "2 x SPINE_MAX_CONCURRENCY"},
 	{"EPS_UNAUTH_RATE_LIMIT", "unauth-rate-limit", "per-address limit on requests without a valid token", "5/s:20"},
 	{"EPS_AUTH_ISSUER", "auth-issuer", "OIDC issuer of access tokens (discovery); sandbox: the embedded issuer", ""},
 	{"EPS_AUTH_JWKS_URL", "auth-jwks-url", "JWKS URL, when not found by discovery", ""},
@@ -153,10 +156,10 @@ var settings = []setting{
 	{"EPS_AUDIT_RETENTION", "audit-retention", "remove audit records older than this (e.g. 2920h); empty keeps all", ""},
 	{"EPS_INSTANCE_ID", "instance-id", "this instance's audit chain (unique per live process)", "the host name"},
 	{"EPS_CACHE_TTL", "cache-ttl", "how long Spine answers are reused; 0 disables", "30s"},
-	{"EPS_CACHE_MAX_BYTES", "cache-max-bytes", "bound of the caches in bytes", "33554432"},
+	{"EPS_CACHE_MAX_BYTES", "cache-max-bytes", "bound of each cache (Spine answers, whole answers) in bytes", "16777216"},
 	{"EPS_CACHE_SHARE_ACROSS_USERS", "cache-share-across-users", "let one user's cached Spine answer serve another", "false"},
 	{"EPS_MEMO_TTL", "memo-ttl", "how long each Spine record's mapped entries are kept for reuse when Spine sends it unchanged; 0 disables", "5m"},
-	{"EPS_MEMO_MAX_BYTES", "memo-max-bytes", "bound of the entry memo in bytes", "33554432"},
+	{"EPS_MEMO_MAX_BYTES", "memo-max-bytes", "bound of the entry memo in bytes", "16777216"},
 	{"EPS_STATE_DIR", "state-dir", "local state: the sandbox issuer's key, the default audit database", ".eps-state"},
 	{"EPS_ADMIN_ADDR", "admin-addr", "admin listener for /metrics", "127.0.0.1:9464"},
 	{"EPS_LOG_FORMAT", "log-format", "json or text", "json unless on a terminal"},
@@ -342,6 +345,7 @@ func parse(raw map[string]string) (*Config, error) {
 		return r
 	}
 	c.RateLimit = rate("EPS_RATE_LIMIT", "off")
+	c.MaxActive = int(integer("EPS_MAX_ACTIVE_REQUESTS", int64(2*c.SpineConcurrency), 0, 1_000_000))
 	c.UnauthLimit = rate("EPS_UNAUTH_RATE_LIMIT", "5/s:20")
 	for _, k := range list("EPS_FHIR_PAGE_KEY", "") {
 		if len(k) < 32 {
@@ -363,10 +367,10 @@ func parse(raw map[string]string) (*Config, error) {
 	c.InstanceID = raw["EPS_INSTANCE_ID"]
 
 	c.CacheTTL = duration("EPS_CACHE_TTL", 30*time.Second, true)
-	c.CacheMaxBytes = integer("EPS_CACHE_MAX_BYTES", 32<<20, 0, 1<<40)
+	c.CacheMaxBytes = integer("EPS_CACHE_MAX_BYTES", cache.DefaultMaxBytes, 0, 1<<40)
 	c.CacheShareAcross = boolean("EPS_CACHE_SHARE_ACROSS_USERS", false)
 	c.MemoTTL = duration("EPS_MEMO_TTL", 5*time.Minute, true)
-	c.MemoMaxBytes = integer("EPS_MEMO_MAX_BYTES", 32<<20, 0, 1<<40)
+	c.MemoMaxBytes = integer("EPS_MEMO_MAX_BYTES", cache.DefaultMemoMaxBytes, 0, 1<<40)
 
 	c.AdminAddr = str("EPS_ADMIN_ADDR", "127.0.0.1:9464")
 	c.LogFormat = raw["EPS_LOG_FORMAT"]

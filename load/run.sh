@@ -5,8 +5,10 @@
 # absolute figures drift on a shared 2-core machine:
 #   hit    the same patient search again and again (answer cache on, authentication and audit on)
 #          against `baseline static`, a plain Go server sending the same bytes;
-#   miss   the same search with every cache off (EPS_CACHE_TTL=0), one Spine search per request,
+#   miss   the same search with the caches off (EPS_CACHE_TTL=0), one Spine search per request,
 #          against `baseline passthrough`, a plain Go proxy making the same Spine search over mTLS;
+#          once with the entry memo (Spine's records are unchanged, so nothing is mapped again) and
+#          once without it (EPS_MEMO_TTL=0: every request maps and marshals);
 #   audit  the hit again with the audit trail off (EPS_AUDIT_DSN=off, sandbox only), to show what a
 #          durable audit record per request costs, and how many records each commit carried;
 #   read, metadata, spread as before.
@@ -150,6 +152,11 @@ for s in $SCENARIOS; do
 		check "$burl/?nhsNumber=$MANY_ITEMS&earliestDate=$from&latestDate=$to"
 		measure "passthrough proxy, same Spine search" "$burl/?nhsNumber=$MANY_ITEMS&earliestDate=$from&latestDate=$to" "$CONNECTIONS"
 		measure "adapter cache miss" "$base$search_path" "$CONNECTIONS" "$token"
+		stop "$ap"
+		# The same with the entry memo off too: every request maps and marshals Spine's answer afresh.
+		start_adapter fresh EPS_CACHE_TTL=0 EPS_MEMO_TTL=0; ap=$pid
+		check "$base$search_path" "$token"
+		measure "adapter cache miss, memo off" "$base$search_path" "$CONNECTIONS" "$token"
 		stop "$bp"; stop "$ap"
 		;;
 	audit)
@@ -188,6 +195,7 @@ echo "== summary (requests/s; ratios against the plain Go servers in this same r
 for k in "${!RPS[@]}"; do printf '   %-45s %10s req/s   p99 %s\n' "$k" "${RPS[$k]}" "${P99[$k]:-}"; done | sort
 [[ -n "${RPS[adapter cache hit]:-}" ]] && echo "   cache hit / static server:          $(ratio 'adapter cache hit' 'static server, same bytes')"
 [[ -n "${RPS[adapter cache miss]:-}" ]] && echo "   cache miss / passthrough proxy:     $(ratio 'adapter cache miss' 'passthrough proxy, same Spine search')"
+[[ -n "${RPS[adapter cache miss, memo off]:-}" ]] && echo "   cache miss, memo off / passthrough:  $(ratio 'adapter cache miss, memo off' 'passthrough proxy, same Spine search')"
 [[ -n "${RPS[adapter cache hit, audit off]:-}" ]] && echo "   hit with audit / hit without audit: $(ratio 'adapter cache hit' 'adapter cache hit, audit off')"
 if [[ -n "${P99[adapter cache hit, $WIDE conns]:-}" ]]; then
 	echo "   p99 at $WIDE connections: adapter hit ${P99[adapter cache hit, $WIDE conns]}, static ${P99[static server, same bytes, $WIDE conns]}"

@@ -108,3 +108,59 @@ func TestATokenlessFloodIsLimitedBeforeItBecomesAuditWrites(t *testing.T) {
 		t.Errorf("an authenticated user from the same address: %d", got.Status)
 	}
 }
+
+// TestRequestsBeyondTheActiveBoundWaitTheirTurn: with one request in progress allowed, a second waits
+// for the first and is answered; one that cannot get its turn within a quarter of the deadline gets a
+// fast 503 with Retry-After, before anything is asked of Spine or written to the audit trail.
+func TestRequestsBeyondTheActiveBoundWaitTheirTurn(t *testing.T) {
+	a := start(t, setup{budget: 2 * time.Second, configure: func(c *routes.Config) { c.MaxActive = 1 }})
+	slow := make(chan answer, 1)
+	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency)) }() // about a second at Spine
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Spine.Sandbox.CallCount("search") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	records := len(a.auditRecords(t))
+	calls := a.Spine.Sandbox.CallCount("")
+	refused := a.get(t, search(sandbox.PatientAcuteAndRepeat)) // waits 500 ms, the slot still taken
+	if refused.Status != http.StatusServiceUnavailable || issue(t, refused)["code"] != "transient" {
+		t.Fatalf("beyond the bound: %d %s, want 503 transient", refused.Status, refused.Body)
+	}
+	if n := retryAfter(t, refused); n != 1 {
+		t.Errorf("Retry-After %d, want 1", n)
+	}
+	if n := a.Spine.Sandbox.CallCount(""); n != calls {
+		t.Errorf("a refused request made %d Spine calls", n-calls)
+	}
+	if first := <-slow; first.Status != http.StatusOK {
+		t.Fatalf("the request in progress: %d", first.Status)
+	}
+	if n := len(a.auditRecords(t)); n != records+1 {
+		t.Errorf("%d new audit records, want 1: the slow request's, not the refusal's", n-records)
+	}
+}
+
+// TestARequestThatGetsItsTurnInTimeIsAnswered: the second request waits (its wait is 2 s, a quarter of
+// its deadline) for the first, which holds the only slot for about a second, and is answered.
+func TestARequestThatGetsItsTurnInTimeIsAnswered(t *testing.T) {
+	a := start(t, setup{budget: 8 * time.Second, configure: func(c *routes.Config) { c.MaxActive = 1 }})
+	slow := make(chan answer, 1)
+	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency)) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Spine.Sandbox.CallCount("search") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	if got.Status != http.StatusOK {
+		t.Fatalf("the waiting request: %d %s", got.Status, got.Body)
+	}
+	if first := <-slow; first.Status != http.StatusOK {
+		t.Fatalf("the request in progress: %d", first.Status)
+	}
+	// It waited its turn: the first request's audit record was committed before it began.
+	recs := a.auditRecords(t)
+	if len(recs) < 2 || recs[len(recs)-2].PatientNHS != sandbox.PatientFaultLatency ||
+		recs[len(recs)-1].PatientNHS != sandbox.PatientAcuteAndRepeat {
+		t.Errorf("audit order %+v: the waiting request did not wait for the one in progress", recs)
+	}
+}

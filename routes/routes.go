@@ -77,11 +77,14 @@ type Config struct {
 	ShareAnswersAcrossUsers bool
 	CORSOrigins             []string // EPS_CORS_ORIGINS: browser origins allowed to call the API
 	RateLimit               Rate     // per authenticated client (EPS_RATE_LIMIT); zero is off
-	UnauthenticatedLimit    Rate     // per client address, for requests without a valid token
-	SecurityDescription     string   // the CapabilityStatement's rest.security text
-	SoftwareVersion         string
-	Now                     func() time.Time
-	Ready                   func(context.Context) error // readiness check; nil means ready
+	// MaxActive bounds the patient-data requests in progress (EPS_MAX_ACTIVE_REQUESTS); the rest
+	// wait their turn, a 503 after a quarter of RequestTimeout. Zero is no bound.
+	MaxActive            int
+	UnauthenticatedLimit Rate   // per client address, for requests without a valid token
+	SecurityDescription  string // the CapabilityStatement's rest.security text
+	SoftwareVersion      string
+	Now                  func() time.Time
+	Ready                func(context.Context) error // readiness check; nil means ready
 }
 
 // Deps are the adapter's collaborators, made in main.

@@ -29,8 +29,10 @@ type Config struct {
 	// MaxConcurrency bounds the Spine requests in flight from this instance (SPINE_MAX_CONCURRENCY,
 	// default 64). Spine sees instances × MaxConcurrency at most.
 	MaxConcurrency int
-	// MaxWaiting bounds the calls waiting for a slot (SPINE_MAX_WAITING, default 4 × MaxConcurrency);
-	// more fail at once with ErrOverloaded.
+	// MaxWaiting bounds the calls waiting for a slot (SPINE_MAX_WAITING, default 16 × MaxConcurrency);
+	// more fail at once with ErrOverloaded. Below that bound a call is shed only when it could not be
+	// served before its deadline: a bound too tight sheds calls that would have been served in
+	// well under a second, and every client it refuses comes straight back.
 	MaxWaiting int
 	// BreakerFailures is how many consecutive connection failures or timeouts open the circuit
 	// breaker (SPINE_BREAKER_FAILURES, default 5; negative for no breaker).
@@ -114,7 +116,7 @@ func (c Config) withDefaults() Config {
 		c.MaxConcurrency = DefaultMaxConcurrency
 	}
 	if c.MaxWaiting == 0 {
-		c.MaxWaiting = 4 * c.MaxConcurrency
+		c.MaxWaiting = 16 * c.MaxConcurrency
 	}
 	if c.BreakerFailures == 0 {
 		c.BreakerFailures = DefaultBreakerFailures

@@ -748,7 +748,7 @@ func TestConfig(t *testing.T) {
 		if got, want := cap(c.limit.slots), DefaultMaxConcurrency; got != want {
 			t.Errorf("concurrency bound = %d, want %d", got, want)
 		}
-		if got, want := c.limit.maxWaiting, int64(4*DefaultMaxConcurrency); got != want {
+		if got, want := c.limit.maxWaiting, int64(16*DefaultMaxConcurrency); got != want {
 			t.Errorf("waiting bound = %d, want %d", got, want)
 		}
 		if c.breaker == nil || c.breaker.openFor != DefaultBreakerOpenFor {
