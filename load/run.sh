@@ -7,7 +7,8 @@
 #          against `baseline static`, a plain Go server sending the same bytes;
 #   miss   the same search with the caches off (EPS_CACHE_TTL=0), one Spine search per request,
 #          against `baseline passthrough`, a plain Go proxy making the same Spine search over mTLS;
-#          once with the entry memo (Spine's records are unchanged, so nothing is mapped again) and
+#          (SPINE_DETAILED_INTERACTIONS=false, so that the adapter too makes that one call and not the
+#          111 item summary beside it), once with the entry memo (Spine's records are unchanged, so nothing is mapped again) and
 #          once without it (EPS_MEMO_TTL=0: every request maps and marshals);
 #   audit  the hit again with the audit trail off (EPS_AUDIT_DSN=off, sandbox only), to show what a
 #          durable audit record per request costs, and how many records each commit carried;
@@ -145,7 +146,7 @@ for s in $SCENARIOS; do
 		stop "$sp"; stop "$ap"
 		;;
 	miss)
-		start_adapter miss EPS_CACHE_TTL=0
+		start_adapter miss EPS_CACHE_TTL=0 SPINE_DETAILED_INTERACTIONS=false
 		check "$base$search_path" "$token"
 		ap=$pid
 		start_baseline passthrough -patients "$PATIENTS"; bp=$pid
@@ -154,7 +155,7 @@ for s in $SCENARIOS; do
 		measure "adapter cache miss" "$base$search_path" "$CONNECTIONS" "$token"
 		stop "$ap"
 		# The same with the entry memo off too: every request maps and marshals Spine's answer afresh.
-		start_adapter fresh EPS_CACHE_TTL=0 EPS_MEMO_TTL=0; ap=$pid
+		start_adapter fresh EPS_CACHE_TTL=0 EPS_MEMO_TTL=0 SPINE_DETAILED_INTERACTIONS=false; ap=$pid
 		check "$base$search_path" "$token"
 		measure "adapter cache miss, memo off" "$base$search_path" "$CONNECTIONS" "$token"
 		stop "$bp"; stop "$ap"

@@ -115,7 +115,7 @@ func TestATokenlessFloodIsLimitedBeforeItBecomesAuditWrites(t *testing.T) {
 func TestRequestsBeyondTheActiveBoundWaitTheirTurn(t *testing.T) {
 	a := start(t, setup{budget: 2 * time.Second, configure: func(c *routes.Config) { c.MaxActive = 1 }})
 	slow := make(chan answer, 1)
-	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency)) }() // about a second at Spine
+	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency, "_summary=true")) }() // about a second at Spine
 	deadline := time.Now().Add(5 * time.Second)
 	for a.Spine.Sandbox.CallCount("search") == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -145,7 +145,7 @@ func TestRequestsBeyondTheActiveBoundWaitTheirTurn(t *testing.T) {
 func TestARequestThatGetsItsTurnInTimeIsAnswered(t *testing.T) {
 	a := start(t, setup{budget: 8 * time.Second, configure: func(c *routes.Config) { c.MaxActive = 1 }})
 	slow := make(chan answer, 1)
-	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency)) }()
+	go func() { slow <- a.get(t, search(sandbox.PatientFaultLatency, "_summary=true")) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for a.Spine.Sandbox.CallCount("search") == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
