@@ -167,7 +167,7 @@ const columns = `chain, seq, at_ns, kind, request_id, trace_id, client_addr, use
 
 const numColumns = 22
 
-// insertChunk bounds the rows of one INSERT, keeping its placeholders under PostgreSQL's limit.
+// insertChunk bounds the rows of one PostgreSQL INSERT, keeping its placeholders under the limit.
 const insertChunk = 64
 
 // insertRow is SQLite's INSERT of one record, with anonymous placeholders: SQLite looks a numbered

@@ -30,6 +30,7 @@ const (
 const (
 	reasonCapacity = "capacity" // the oldest, to keep within the byte or entry bound
 	reasonExpired  = "expired"  // removed by go-cache's janitor after its TTL
+	reasonCleared  = "cleared"  // all of them, at shutdown
 )
 
 // instruments are one store's metrics. The option sets are built once, so that counting a hit
@@ -75,7 +76,7 @@ func newInstruments(mp metric.MeterProvider, name string, size func() (entries i
 	for _, r := range []string{resultHit, resultMiss, resultCoalesced} {
 		in.byResult[r] = metric.WithAttributeSet(attribute.NewSet(attrName.String(name), attrResult.String(r)))
 	}
-	for _, r := range []string{reasonCapacity, reasonExpired} {
+	for _, r := range []string{reasonCapacity, reasonExpired, reasonCleared} {
 		in.byReason[r] = metric.WithAttributeSet(attribute.NewSet(attrName.String(name), attrReason.String(r)))
 	}
 	return in, nil

@@ -148,7 +148,7 @@ func (s *store) size() (entries int, bytes int64) {
 	return s.order.Len(), s.bytes
 }
 
-// clear drops every entry, counted as evicted for capacity.
+// clear drops every entry, counted as evicted for the reason "cleared".
 func (s *store) clear() {
 	s.mu.Lock()
 	n := s.order.Len()
@@ -157,5 +157,5 @@ func (s *store) clear() {
 	clear(s.byKey)
 	s.bytes = 0
 	s.mu.Unlock()
-	s.m.evicted(reasonCapacity, n)
+	s.m.evicted(reasonCleared, n)
 }

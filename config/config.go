@@ -11,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"io"
 	"math"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
+	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 

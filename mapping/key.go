@@ -9,7 +9,9 @@ import (
 )
 
 // Version names this mapping: change it whenever the FHIR a Source maps to changes. A Source's Key
-// holds it, so that nothing kept under a key (the routes' entry memo) outlives the mapping that made it.
+// holds it, so that a key names what one version of the mapping made. The routes' entry memo lives in
+// memory and dies with the process (and so with its mapping); the version matters to anything that
+// keeps entries beyond it.
 const Version = "eps-fhir-tracker/mapping 1"
 
 // Key is a digest of everything Expand reads from a Source, and of the mapping's Version: two

@@ -51,6 +51,9 @@ func leaves(v reflect.Value, path string, f func(string, reflect.Value)) {
 	case v.Kind() == reflect.Pointer:
 		leaves(v.Elem(), path, f)
 	case v.Kind() == reflect.Slice:
+		if v.Len() == 0 {
+			f(path+"[] (empty: give the sample an element)", reflect.Value{})
+		}
 		for i := range v.Len() {
 			leaves(v.Index(i), path+"[]", f)
 		}
@@ -67,6 +70,9 @@ func leaves(v reflect.Value, path string, f func(string, reflect.Value)) {
 
 // change gives a leaf another value of its kind.
 func change(t *testing.T, path string, v reflect.Value) {
+	if !v.IsValid() {
+		t.Fatalf("%s: the sample must reach every field", path)
+	}
 	switch {
 	case v.Type() == reflect.TypeFor[time.Time]():
 		v.Set(reflect.ValueOf(v.Interface().(time.Time).Add(time.Nanosecond)))

@@ -12,9 +12,10 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 )
 
-// guard is what stands in front of every route that serves patient data: the bound on requests in
-// progress (admission), the per-address limit on unauthenticated requests, the audit entry,
-// authentication, role and scope checks, and the per-client rate limit, in that order.
+// guard is what stands in front of every route that serves patient data: the per-address limit on
+// unauthenticated requests, the audit entry, authentication, role and scope checks, the per-client
+// rate limit and the bound on requests in progress (admission), in that order. A client refused for
+// its own sake (no token, over its rate) never takes a place that other users' requests wait for.
 type guard struct {
 	admission   *admission // nil: no bound on the requests in progress
 	auth        Authenticator
@@ -25,7 +26,7 @@ type guard struct {
 
 func newGuard(cfg Config, a Authenticator, rd *renderer) *guard {
 	return &guard{
-		admission:   newAdmission(cfg.MaxActive, cfg.RequestTimeout/4, rd),
+		admission:   newAdmission(cfg.MaxActive, cfg.RequestTimeout, rd),
 		auth:        a,
 		rd:          rd,
 		unauthLimit: newLimiter(cfg.UnauthenticatedLimit),
@@ -33,9 +34,9 @@ func newGuard(cfg Config, a Authenticator, rd *renderer) *guard {
 	}
 }
 
-// patientData guards a route whose answers hold patient data: every attempt admitted is audited.
+// patientData guards a route whose answers hold patient data: every attempt is audited.
 func (g *guard) patientData(resourceType, interaction string, h gin.HandlerFunc) []gin.HandlerFunc {
-	return []gin.HandlerFunc{g.admission.admit, g.audited(resourceType, interaction), g.authenticate(resourceType, interaction), h}
+	return []gin.HandlerFunc{g.audited(resourceType, interaction), g.authenticate(resourceType, interaction), g.admission.admit, h}
 }
 
 // authenticated guards a route that needs an authorised user but serves no patient data.

@@ -1,6 +1,9 @@
 package routes
 
 import (
+	"fmt"
+	"sync"
+
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
@@ -25,6 +28,9 @@ import (
 // its jsonformat fallback marshals a clone.
 type EntryMemo struct {
 	memo *cache.Memo[*memoized]
+
+	mu      sync.Mutex
+	baseURL string // the one base its entries' fullUrls are written with; set by New
 }
 
 // NewEntryMemo returns an EntryMemo bounded by c (TTL, MaxBytes, MaxEntries); a zero TTL keeps nothing.
@@ -34,6 +40,20 @@ func NewEntryMemo(c cache.Config, mp metric.MeterProvider) (*EntryMemo, error) {
 		return nil, err
 	}
 	return &EntryMemo{memo: m}, nil
+}
+
+// bind ties the memo to the base URL its entries' fullUrls hold: one memo must not serve two.
+func (m *EntryMemo) bind(baseURL string) error {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.baseURL != "" && m.baseURL != baseURL {
+		return fmt.Errorf("routes: the entry memo serves %s already, not %s", m.baseURL, baseURL)
+	}
+	m.baseURL = baseURL
+	return nil
 }
 
 // Clear drops everything the memo holds.

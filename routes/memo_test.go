@@ -3,6 +3,8 @@ package routes_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,5 +169,42 @@ func TestTheFullFormReusesEntriesToo(t *testing.T) {
 	}
 	if string(second.Body) != string(first.Body) {
 		t.Error("the second answer differs from the first")
+	}
+}
+
+// TestMemoizedAnswersAreTheFreshOnes: for every shape a search answers in (summary form, full form
+// with the requester, the patient and the dispenses, a prescription's line items, the notes), an
+// answer written from memoized entries is byte for byte the answer of an adapter with no memo.
+func TestMemoizedAnswersAreTheFreshOnes(t *testing.T) {
+	memo := start(t, setup{detailed: true, traced: true})
+	fresh := start(t, setup{detailed: true, noMemo: true})
+	pageToken := regexp.MustCompile(`_page=[^"&]+`)
+	normalise := func(a *adapter, body []byte) string {
+		return pageToken.ReplaceAllString(strings.ReplaceAll(string(body), a.URL, "BASE"), "_page=TOKEN")
+	}
+	for _, path := range []string{
+		search(sandbox.PatientManyItems, "_count=10", "_summary=true"),
+		search(sandbox.PatientManyItems, "_count=10"),
+		search(sandbox.PatientAcuteAndRepeat, "_include=MedicationRequest:requester",
+			"_include=MedicationRequest:patient", "_revinclude=MedicationDispense:prescription"),
+		search(sandbox.PatientAcuteAndRepeat, "_summary=true", "_revinclude=MedicationDispense:prescription"),
+		"/MedicationRequest?group-identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/prescription-order-number|"+sandbox.RxAcuteDispensed),
+	} {
+		t.Run(path, func(t *testing.T) {
+			memo.get(t, path) // fills the memo
+			h0, m0 := memoLookups(t, memo)
+			got := memo.get(t, path)
+			h1, m1 := memoLookups(t, memo)
+			if h1 == h0 || m1 != m0 {
+				t.Fatalf("the second answer took %d entries from the memo and missed %d: it proves nothing", h1-h0, m1-m0)
+			}
+			want := fresh.get(t, path)
+			if got.Status != http.StatusOK || want.Status != http.StatusOK {
+				t.Fatalf("status %d and %d", got.Status, want.Status)
+			}
+			if g, w := normalise(memo, got.Body), normalise(fresh, want.Body); g != w {
+				t.Errorf("memoized answer differs from the fresh one:\n got %.2000s\nwant %.2000s", g, w)
+			}
+		})
 	}
 }

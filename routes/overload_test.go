@@ -3,6 +3,7 @@ package routes_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,9 +110,9 @@ func TestATokenlessFloodIsLimitedBeforeItBecomesAuditWrites(t *testing.T) {
 	}
 }
 
-// TestRequestsBeyondTheActiveBoundWaitTheirTurn: with one request in progress allowed, a second waits
-// for the first and is answered; one that cannot get its turn within a quarter of the deadline gets a
-// fast 503 with Retry-After, before anything is asked of Spine or written to the audit trail.
+// TestRequestsBeyondTheActiveBoundWaitTheirTurn: with one request in progress allowed, one that
+// cannot get its turn within a quarter of the deadline gets a fast 503 with Retry-After, audited like
+// any answer, before anything is asked of Spine.
 func TestRequestsBeyondTheActiveBoundWaitTheirTurn(t *testing.T) {
 	a := start(t, setup{budget: 2 * time.Second, configure: func(c *routes.Config) { c.MaxActive = 1 }})
 	slow := make(chan answer, 1)
@@ -135,8 +136,14 @@ func TestRequestsBeyondTheActiveBoundWaitTheirTurn(t *testing.T) {
 	if first := <-slow; first.Status != http.StatusOK {
 		t.Fatalf("the request in progress: %d", first.Status)
 	}
-	if n := len(a.auditRecords(t)); n != records+1 {
-		t.Errorf("%d new audit records, want 1: the slow request's, not the refusal's", n-records)
+	recs := a.auditRecords(t)
+	if len(recs) != records+2 {
+		t.Fatalf("%d new audit records, want 2: the refusal's and the slow request's", len(recs)-records)
+	}
+	// Refused before the handler read the search, so its query, not a subject, says whom it was for.
+	if r := recs[records]; r.Status != http.StatusServiceUnavailable || r.Outcome != "transient" ||
+		!strings.Contains(r.Query, sandbox.PatientAcuteAndRepeat) {
+		t.Errorf("the refusal's record: %+v", r.Event)
 	}
 }
 

@@ -78,7 +78,7 @@ type Config struct {
 	CORSOrigins             []string // EPS_CORS_ORIGINS: browser origins allowed to call the API
 	RateLimit               Rate     // per authenticated client (EPS_RATE_LIMIT); zero is off
 	// MaxActive bounds the patient-data requests in progress (EPS_MAX_ACTIVE_REQUESTS); the rest
-	// wait their turn, a 503 after a quarter of RequestTimeout. Zero is no bound.
+	// wait their turn, within RequestTimeout, and get a 503 after a quarter of it. Zero is no bound.
 	MaxActive            int
 	UnauthenticatedLimit Rate   // per client address, for requests without a valid token
 	SecurityDescription  string // the CapabilityStatement's rest.security text
@@ -131,6 +131,9 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	}
 	if d.Orgs == nil {
 		d.Orgs = NewOrganizations(0, 0)
+	}
+	if err := d.Memo.bind(cfg.BaseURL); err != nil {
+		return nil, err
 	}
 	tel := newTelemetry(d)
 	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, tel: tel}

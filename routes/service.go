@@ -46,8 +46,8 @@ type found struct {
 	Entries map[proto.Message][]byte
 }
 
-// memoized notes the entries memoized records hold.
-func (f *found) memoized(records ...*memoized) {
+// addEntries notes the marshalled entries memoized records hold.
+func (f *found) addEntries(records ...*memoized) {
 	n := 0
 	for _, m := range records {
 		n += len(m.entries)
@@ -154,7 +154,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		}
 		expanded[i], records[i] = m.matches, m
 	}
-	f.memoized(records...)
+	f.addEntries(records...)
 	matches := mapping.Keep(expanded, srch)
 	span.End()
 	total := len(matches)
@@ -359,7 +359,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			if src.DetailFailed {
 				detailFailed++
 			}
-			f.memoized(m)
+			f.addEntries(m)
 			for _, fm := range m.matches {
 				full[key{fm.PrescriptionID, fm.Issue, fm.Ordinal}] = fm
 			}

@@ -107,6 +107,7 @@ type setup struct {
 	// spine changes the tracker client's configuration (concurrency, breaker) before it is built.
 	spine  func(*tracker.Config)
 	cached bool // put the cache decorator between the routes and the tracker client
+	noMemo bool // no entry memo: every answer mapped and marshalled afresh
 }
 
 // start runs the real sandbox over mutual TLS, the real tracker client and the real router.
@@ -201,10 +202,13 @@ func start(t testing.TB, s setup) *adapter {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = trail.Close() })
-	// Every test runs with the entry memo, so that every answer below is also a test of it.
-	memo, err := routes.NewEntryMemo(cache.Config{TTL: 5 * time.Minute}, mp)
-	if err != nil {
-		t.Fatal(err)
+	// Every test runs with the entry memo unless told otherwise, so that every answer below is also
+	// a test of it.
+	var memo *routes.EntryMemo
+	if !s.noMemo {
+		if memo, err = routes.NewEntryMemo(cache.Config{TTL: 5 * time.Minute}, mp); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h, err := routes.New(cfg, routes.Deps{Tracker: tr, Encoder: enc, Auth: verifier, Audit: trail, Trail: trail,
 		Answers: s.answers, Memo: memo, Tracing: tp, Meters: mp, Logger: logger})
@@ -273,10 +277,17 @@ func (a *adapter) get(t testing.TB, path string, headers ...string) answer {
 }
 
 var (
-	r4, _        = jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	r4Compact, _ = jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
-	r4Pretty, _  = jsonformat.NewPrettyMarshaller(fhirversion.R4)
+	r4        = must(jsonformat.NewUnmarshaller("UTC", fhirversion.R4))
+	r4Compact = must(jsonformat.NewMarshaller(false, "", "", fhirversion.R4))
+	r4Pretty  = must(jsonformat.NewPrettyMarshaller(fhirversion.R4))
 )
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // validate checks a FHIR answer with google/fhir's R4 validation, and that jsonformat, the reference
 // the fast encoder and the entry memo must match, writes the same resource byte for byte as the
