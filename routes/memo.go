@@ -74,7 +74,7 @@ type memoized struct {
 // memoOverhead is how much memory a memoized value holds per byte of its marshalled entries: the
 // bytes themselves and the protos they were marshalled from. Measured by TestEntryMemoSizeEstimate,
 // and rounded up, because an estimate that is too low lets the bound be exceeded.
-const memoOverhead = 3
+const memoOverhead = 4
 
 // expand maps src, or takes what it maps to from the memo.
 func (s *service) expand(src mapping.Source) (*memoized, error) {

@@ -2,9 +2,12 @@ package routes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -146,49 +149,81 @@ func TestMemoizedAnswersAreIdentical(t *testing.T) {
 }
 
 // TestEntryMemoSizeEstimate: what a memoized record is said to hold is at least the heap it takes,
-// so that EPS_MEMO_MAX_BYTES bounds the memory for real.
+// so that EPS_MEMO_MAX_BYTES bounds the memory for real: for summary-form records, and for full-form
+// ones with the 111 details and dispenses (mapping's golden inputs, many times over).
 func TestEntryMemoSizeEstimate(t *testing.T) {
 	enc, err := fhir.NewEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := manyPrescriptions(t, 400, 4)
-	srcs := make([]mapping.Source, len(res.Prescriptions))
-	for i := range res.Prescriptions {
-		srcs[i] = mapping.Source{Prescription: &res.Prescriptions[i]}
-	}
-	// Warm the encoder (its pools and plans are not the records' memory), then measure.
-	warm := &memoized{matches: must(mapping.Expand(srcs[0]))}
-	warm.marshal(enc, "http://127.0.0.1:8080/FHIR/R4")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	kept := make([]*memoized, len(srcs))
-	var estimate int64
-	for i, src := range srcs {
-		ms, err := mapping.Expand(src)
-		if err != nil {
-			t.Fatal(err)
+	summary := func() []mapping.Source {
+		res := manyPrescriptions(t, 400, 4)
+		srcs := make([]mapping.Source, len(res.Prescriptions))
+		for i := range res.Prescriptions {
+			srcs[i] = mapping.Source{Prescription: &res.Prescriptions[i]}
 		}
-		kept[i] = &memoized{matches: ms}
-		size, ok := kept[i].marshal(enc, "http://127.0.0.1:8080/FHIR/R4")
-		if !ok {
-			t.Fatal("not marshalled")
+		return srcs
+	}
+	full := func() []mapping.Source {
+		files, err := filepath.Glob("../mapping/testdata/*.tracker.json")
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no mapping inputs: %v", err)
 		}
-		estimate += size
+		var srcs []mapping.Source
+		for range 40 {
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var src mapping.Source // decoded afresh each time: no record shares another's memory
+				if err := json.Unmarshal(b, &src); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				srcs = append(srcs, src)
+			}
+		}
+		return srcs
 	}
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	runtime.KeepAlive(kept)
-	t.Logf("%d records: estimated %d bytes, heap grew %d", len(kept), estimate, held)
-	if estimate < held {
-		t.Errorf("the estimate (%d bytes) is below the heap the records hold (%d): raise memoOverhead", estimate, held)
-	}
-	if estimate > 4*held {
-		t.Errorf("the estimate (%d bytes) is over four times the heap held (%d): the bound wastes memory", estimate, held)
+	for name, sources := range map[string]func() []mapping.Source{"summary form": summary, "full form": full} {
+		t.Run(name, func(t *testing.T) {
+			srcs := sources()
+			// Warm the encoder (its pools and plans are not the records' memory), then measure.
+			warm := &memoized{matches: must(mapping.Expand(srcs[0]))}
+			warm.marshal(enc, "http://127.0.0.1:8080/FHIR/R4")
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			kept := make([]*memoized, 0, len(srcs))
+			var estimate int64
+			for _, src := range srcs {
+				ms, err := mapping.Expand(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := &memoized{matches: ms}
+				size, ok := m.marshal(enc, "http://127.0.0.1:8080/FHIR/R4")
+				if !ok {
+					t.Fatal("not marshalled")
+				}
+				kept = append(kept, m)
+				estimate += size
+			}
+			srcs = nil // the Spine records are the tracker cache's memory, not the memo's
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			runtime.KeepAlive(kept)
+			t.Logf("%d records: estimated %d bytes, heap grew %d", len(kept), estimate, held)
+			if estimate < held {
+				t.Errorf("the estimate (%d bytes) is below the heap the records hold (%d): raise memoOverhead", estimate, held)
+			}
+			if estimate > 4*held {
+				t.Errorf("the estimate (%d bytes) is over four times the heap held (%d): the bound wastes memory", estimate, held)
+			}
+		})
 	}
 }
 
