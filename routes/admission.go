@@ -42,27 +42,29 @@ func newAdmission(active int, deadline time.Duration, rd *renderer) *admission {
 	return &admission{slots: make(chan struct{}, active), maxWaiting: 16 * int64(active), deadline: deadline, rd: rd}
 }
 
-// admit holds the request until it has a slot, under a deadline that counts from its arrival.
+// admit holds the request until it has a slot. One that had to wait gets a deadline counted from its
+// arrival; one admitted at once needs none here, as the handler's own starts within microseconds.
 func (a *admission) admit(c *gin.Context) {
 	if a == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), a.deadline)
-	defer cancel()
 	select {
 	case a.slots <- struct{}{}:
 	default:
-		if !a.queue(c, ctx) {
+		arrived := time.Now()
+		if !a.queue(c) {
 			return
 		}
+		ctx, cancel := context.WithDeadline(c.Request.Context(), arrived.Add(a.deadline))
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
 	}
 	defer func() { <-a.slots }()
-	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 
 // queue waits for a slot; it answers the request itself and reports false when none comes in time.
-func (a *admission) queue(c *gin.Context, ctx context.Context) bool {
+func (a *admission) queue(c *gin.Context) bool {
 	if a.waiting.Add(1) > a.maxWaiting {
 		a.waiting.Add(-1)
 		a.refuse(c)
@@ -76,7 +78,7 @@ func (a *admission) queue(c *gin.Context, ctx context.Context) bool {
 		return true
 	case <-t.C:
 		a.refuse(c)
-	case <-ctx.Done(): // the client has gone: nobody to answer
+	case <-c.Request.Context().Done(): // the client has gone: nobody to answer
 		c.AbortWithStatus(statusClientClosedRequest)
 	}
 	return false
