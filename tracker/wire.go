@@ -1,8 +1,6 @@
 package tracker
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The interaction names an *Error reports.
@@ -58,53 +57,22 @@ func statusKind(interaction string, code int) error {
 // trimmed.
 type text string
 
-func (t *text) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0:
-		return errors.New("empty value")
-	case b[0] == '"':
-		v, err := unquote(b)
-		if err != nil {
-			return err
-		}
-		*t = text(strings.TrimSpace(v))
-	case string(b) == "null":
+func (t *text) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case '"':
+		*t = text(strings.TrimSpace(tok.String()))
+	case 'n':
 		*t = ""
-	case b[0] == '{' || b[0] == '[':
+	case '{', '[':
 		return errors.New("want a string, got an object or array")
-	default:
-		*t = text(b)
+	default: // a number, true or false, as sent
+		*t = text(tok.String())
 	}
 	return nil
-}
-
-// unquote is what encoding/json decodes a JSON string to. Spine's strings are plain (no escape, no
-// control character, valid UTF-8), and for those it is the bytes between the quotes, with no nested
-// decoder, which cost a third of a search's parsing; anything else goes to encoding/json itself.
-// TestUnquoteIsEncodingJSON and FuzzUnquote hold it to encoding/json's answer.
-func unquote(b []byte) (string, error) {
-	if plainString(b) {
-		return string(b[1 : len(b)-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(b, &s)
-	return s, err
-}
-
-// plainString reports whether b is a quoted JSON string whose inside needs no decoding: no escape,
-// no quote, no control character, only valid UTF-8.
-func plainString(b []byte) bool {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return false
-	}
-	inner := b[1 : len(b)-1]
-	for _, c := range inner {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return utf8.Valid(inner)
 }
 
 // absent turns Spine's null sentinels ("False", "") into the empty string.
@@ -273,7 +241,7 @@ type wirePrescription struct {
 	LastEventDate        text                 `json:"lastEventDate"`
 	CurrentIssueNumber   text                 `json:"currentIssueNumber"`
 	PendingCancellations text                 `json:"pendingCancellations"`
-	Issue                json.RawMessage      `json:"issue"`
+	Issue                jsontext.Value       `json:"issue"`
 }
 
 type wireIssue struct {
@@ -288,8 +256,10 @@ type wireIssue struct {
 }
 
 // parseSearch turns a basic search reply into a SearchResult.
-func parseSearch(data []byte) (*SearchResult, error) {
-	env, err := decodeEnvelope(interactionSearch, data)
+func parseSearch(data []byte) (*SearchResult, error) { return wireJSON.search(data) }
+
+func (r wireReader) search(data []byte) (*SearchResult, error) {
+	env, err := r.envelope(interactionSearch, data)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +269,7 @@ func parseSearch(data []byte) (*SearchResult, error) {
 		return nil, malformed(interactionSearch, errors.New("no prescriptionList"))
 	}
 	var list map[string]wireSummary
-	if err := json.Unmarshal(raw, &list); err != nil {
+	if err := r.unmarshal(raw, &list); err != nil {
 		return nil, malformed(interactionSearch, err)
 	}
 	res := &SearchResult{Prescriptions: make([]Prescription, 0, len(list))}
@@ -357,8 +327,10 @@ func (c *conv) lineItems(m map[string]wireLineItem) []LineItem {
 }
 
 // parseRetrieve turns a basic retrieve reply into a Prescription holding the one issue returned.
-func parseRetrieve(data []byte) (*Prescription, error) {
-	env, err := decodeEnvelope(interactionRetrieve, data)
+func parseRetrieve(data []byte) (*Prescription, error) { return wireJSON.retrieve(data) }
+
+func (r wireReader) retrieve(data []byte) (*Prescription, error) {
+	env, err := r.envelope(interactionRetrieve, data)
 	if err != nil {
 		return nil, err
 	}
@@ -367,17 +339,17 @@ func parseRetrieve(data []byte) (*Prescription, error) {
 		return nil, malformed(interactionRetrieve, errors.New("no prescription"))
 	}
 	var w wirePrescription
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := r.unmarshal(raw, &w); err != nil {
 		return nil, malformed(interactionRetrieve, err)
 	}
-	p, err := w.prescription()
+	p, err := w.prescription(r)
 	if err != nil {
 		return nil, malformed(interactionRetrieve, err)
 	}
 	return p, nil
 }
 
-func (w wirePrescription) prescription() (*Prescription, error) {
+func (w wirePrescription) prescription(r wireReader) (*Prescription, error) {
 	var c conv
 	p := &Prescription{
 		ID:                   string(w.ID),
@@ -402,7 +374,7 @@ func (w wirePrescription) prescription() (*Prescription, error) {
 	// An issue Spine could not find comes back blank (SPEC 1.2): no issue, not an issue numbered 0.
 	if len(w.Issue) > 0 && !isEmptyObject(w.Issue) && string(w.Issue) != "null" {
 		var wi wireIssue
-		if err := json.Unmarshal(w.Issue, &wi); err != nil {
+		if err := r.unmarshal(w.Issue, &wi); err != nil {
 			return nil, fmt.Errorf("issue: %w", err)
 		}
 		if wi.Number == "" {
@@ -425,9 +397,4 @@ func (w wirePrescription) prescription() (*Prescription, error) {
 		return nil, c.err
 	}
 	return p, nil
-}
-
-func isEmptyObject(raw json.RawMessage) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(raw, &m) == nil && len(m) == 0
 }

@@ -2,12 +2,14 @@ package tracker
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The 111 interactions carry display text only.
@@ -74,9 +76,12 @@ type wireOrg struct {
 	Phone   text `json:"phone"`
 }
 
-func (o *wireOrg) UnmarshalJSON(b []byte) error {
-	var t text
-	if err := json.Unmarshal(b, &t); err == nil {
+func (o *wireOrg) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if dec.PeekKind() != '{' {
+		var t text
+		if err := t.UnmarshalJSONFrom(dec); err != nil {
+			return err
+		}
 		if absent(t) != "" {
 			return fmt.Errorf("organisation %q is not an object", t)
 		}
@@ -84,7 +89,7 @@ func (o *wireOrg) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	type plain wireOrg // without this method
-	return json.Unmarshal(b, (*plain)(o))
+	return jsonv2.UnmarshalDecode(dec, (*plain)(o))
 }
 
 func (o wireOrg) organisation() Organisation {
@@ -130,8 +135,10 @@ func (c *conv) currentIssue(r wireRepeat, fallback text) int {
 }
 
 // parseItemSummary turns an nhs111itemsummary reply into an ItemSummaryResult.
-func parseItemSummary(data []byte) (*ItemSummaryResult, error) {
-	env, err := decodeEnvelope(interactionItemSummary, data)
+func parseItemSummary(data []byte) (*ItemSummaryResult, error) { return wireJSON.itemSummary(data) }
+
+func (r wireReader) itemSummary(data []byte) (*ItemSummaryResult, error) {
+	env, err := r.envelope(interactionItemSummary, data)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +147,7 @@ func parseItemSummary(data []byte) (*ItemSummaryResult, error) {
 		return nil, malformed(interactionItemSummary, errors.New("no prescriptions"))
 	}
 	var list map[string]wireItemSummary
-	if err := json.Unmarshal(raw, &list); err != nil {
+	if err := r.unmarshal(raw, &list); err != nil {
 		return nil, malformed(interactionItemSummary, err)
 	}
 	res := &ItemSummaryResult{Prescriptions: make([]ItemSummary, 0, len(list))}
@@ -202,7 +209,11 @@ func compareIDs(a, b string) int {
 // prescription ID itself; wantID, when given, picks it out, otherwise the reply must hold exactly one
 // non-empty object besides the envelope.
 func parseItemDetails(data []byte, wantID string) (*PrescriptionDetail, error) {
-	env, err := decodeEnvelope(interactionItemDetails, data)
+	return wireJSON.itemDetails(data, wantID)
+}
+
+func (r wireReader) itemDetails(data []byte, wantID string) (*PrescriptionDetail, error) {
+	env, err := r.envelope(interactionItemDetails, data)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +222,7 @@ func parseItemDetails(data []byte, wantID string) (*PrescriptionDetail, error) {
 		return nil, malformed(interactionItemDetails, err)
 	}
 	var w wireDetail
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := r.unmarshal(raw, &w); err != nil {
 		return nil, malformed(interactionItemDetails, err)
 	}
 	d, err := w.detail(id)
@@ -221,7 +232,7 @@ func parseItemDetails(data []byte, wantID string) (*PrescriptionDetail, error) {
 	return d, nil
 }
 
-func (env *envelope) detailBody(wantID string) (string, json.RawMessage, error) {
+func (env *envelope) detailBody(wantID string) (string, jsontext.Value, error) {
 	var ids []string
 	for key, v := range env.fields {
 		if wantID != "" && strings.EqualFold(key, wantID) {
