@@ -300,3 +300,30 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestWithNoExporterSpansAreNotRecordedButHaveIDs: with nothing to export to (the default), spans
+// keep nothing, yet each still has a trace id for eps.trace_id and traceresponse, and a child keeps
+// its parent's. With an exporter, spans are recorded.
+func TestWithNoExporterSpansAreNotRecordedButHaveIDs(t *testing.T) {
+	tel := setup(t, Config{Getenv: env(nil)})
+	ctx, parent := tel.Tracer().Start(context.Background(), "parent")
+	_, child := tel.Tracer().Start(ctx, "child")
+	if parent.IsRecording() || child.IsRecording() {
+		t.Error("a span is recorded with no exporter")
+	}
+	if !parent.SpanContext().IsValid() || !child.SpanContext().IsValid() {
+		t.Fatal("a span has no ids")
+	}
+	if child.SpanContext().TraceID() != parent.SpanContext().TraceID() {
+		t.Error("the child is not in its parent's trace")
+	}
+	child.End()
+	parent.End()
+
+	exporting := setup(t, Config{Getenv: env(nil), SpanExporter: tracetest.NewInMemoryExporter()})
+	_, span := exporting.Tracer().Start(context.Background(), "recorded")
+	defer span.End()
+	if !span.IsRecording() {
+		t.Error("a span is not recorded with an exporter")
+	}
+}
