@@ -429,7 +429,7 @@ func openAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*a
 		return nil, err
 	}
 	return audit.Open(ctx, audit.Config{DSN: dsn, Keys: keys, Instance: cfg.InstanceID,
-		Retention: cfg.AuditRetention, Logger: logger.With("component", "audit")})
+		Retention: cfg.AuditRetention, CommitDelay: cfg.AuditCommitDelay, Logger: logger.With("component", "audit")})
 }
 
 func auditSettings(cfg *config.Config) (dsn, key string, err error) {

@@ -109,6 +109,9 @@ type Config struct {
 	Retention time.Duration
 	// Logger receives operational messages (never record content); nil discards them.
 	Logger *slog.Logger
+	// CommitDelay is EPS_AUDIT_COMMIT_DELAY: how long a group commit may wait for records that other
+	// requests in progress have announced (Store.Expect) before it commits without them. 0 never waits.
+	CommitDelay time.Duration
 
 	// busyTimeout overrides SQLite's busy timeout; tests shorten it.
 	busyTimeout time.Duration

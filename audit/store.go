@@ -37,6 +37,9 @@ type Store struct {
 
 	commits, records atomic.Int64
 	largest          atomic.Int64
+
+	delay    time.Duration // Config.CommitDelay
+	expected atomic.Int64  // records announced by Expect, not yet sent to the writer nor withdrawn
 }
 
 type request struct {
@@ -70,6 +73,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	}
 	s.signer = c.Keys[0]
 	s.retain = c.Retention
+	s.delay = c.CommitDelay
 	if err := createSchema(ctx, s.db, s.dialect); err != nil {
 		s.db.Close()
 		return nil, err
@@ -139,6 +143,7 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	r := &request{ev: e, done: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
+		s.Withdraw(ctx) // it has arrived: the writer no longer waits for it
 	case <-s.quit:
 		return ErrClosed
 	case <-ctx.Done():
@@ -152,9 +157,66 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	}
 }
 
+// expectation is a record announced by Expect; withdrawn once, by Record or by Withdraw.
+type expectation struct {
+	store     *Store
+	withdrawn atomic.Bool
+}
+
+type expectKey struct{}
+
+// Expect announces that the request of ctx will record an access: a group commit may then wait for
+// it, up to CommitDelay, rather than commit without it, so that a busy instance pays one commit (its
+// page writes and its sync) for several records, while a lone request waits for nothing. Record with
+// the returned context, or a call of Withdraw with it when the request ends, ends the announcement.
+func (s *Store) Expect(ctx context.Context) context.Context {
+	s.expected.Add(1)
+	return context.WithValue(ctx, expectKey{}, &expectation{store: s})
+}
+
+// Withdraw ends ctx's announcement if Record has not: call it when the request ends, recorded or not.
+func (s *Store) Withdraw(ctx context.Context) {
+	if x, ok := ctx.Value(expectKey{}).(*expectation); ok && x.store == s && x.withdrawn.CompareAndSwap(false, true) {
+		s.expected.Add(-1)
+	}
+}
+
+// gatherPoll is how often a waiting group commit looks again whether records are still announced.
+const gatherPoll = 250 * time.Microsecond
+
+// gather adds to batch every request already waiting and then, while records are announced and
+// CommitDelay has not passed since the first, each one that arrives.
+func (s *Store) gather(batch []*request) []*request {
+	var deadline time.Time
+	for len(batch) < maxBatch {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if s.delay <= 0 || s.expected.Load() <= 0 {
+			return batch
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.delay)
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return batch
+		}
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-time.After(min(wait, gatherPoll)):
+		}
+	}
+	return batch
+}
+
 // write is the single writer of this instance's chain. It takes one request, then every request that
-// arrived meanwhile, and commits them in one transaction: while one commit syncs, the next batch
-// gathers, so a busy adapter pays one sync for many records.
+// arrived meanwhile (and, with a CommitDelay, those announced), and commits them in one transaction:
+// while one commit syncs, the next batch gathers, so a busy adapter pays one sync for many records.
 func (s *Store) write(h head) {
 	defer close(s.done)
 	stale := false
@@ -169,16 +231,7 @@ func (s *Store) write(h head) {
 			stale = res.err != nil
 			p.done <- res
 		case r := <-s.reqs:
-			batch := []*request{r}
-		gather:
-			for len(batch) < maxBatch {
-				select {
-				case r := <-s.reqs:
-					batch = append(batch, r)
-				default:
-					break gather
-				}
-			}
+			batch := s.gather([]*request{r})
 			h, stale = s.reload(h, stale)
 			var err error
 			h, err = s.commit(h, batch)
@@ -292,6 +345,9 @@ type Stats struct {
 	Commits int64 // durable commits of access records
 	Records int64 // records they carried
 	Largest int64 // most records in one commit
+	// Announced is how many records requests in progress have announced (Expect) and not yet sent
+	// or withdrawn, now.
+	Announced int64
 }
 
 // PerCommit is the mean number of records per durable commit.
@@ -304,7 +360,7 @@ func (st Stats) PerCommit() float64 {
 
 // Stats returns the commit counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Records: s.records.Load(), Largest: s.largest.Load()}
+	return Stats{Commits: s.commits.Load(), Records: s.records.Load(), Largest: s.largest.Load(), Announced: s.expected.Load()}
 }
 
 // Close stops the writer, failing records not yet taken with ErrClosed, and closes the database.

@@ -1,6 +1,7 @@
 package routes_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
 
@@ -179,4 +181,51 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestEveryAuditedRequestAnnouncesItsRecord: a patient-data request announces its audit record to
+// the store while it runs (so that a group commit may wait for it), and every announcement ends,
+// whatever the answer: data, a refusal, a failure, or a record never written.
+func TestEveryAuditedRequestAnnouncesItsRecord(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	a := start(t, setup{tracker: fakeTracker{search: func(ctx context.Context, _ tracker.Caller, q tracker.SearchQuery) (*tracker.SearchResult, error) {
+		if q.NHSNumber == "9691003120" {
+			entered <- struct{}{}
+			<-release
+		}
+		return &tracker.SearchResult{}, nil
+	}}})
+	done := make(chan answer)
+	go func() {
+		done <- a.get(t, "/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9691003120")
+	}()
+	<-entered
+	if n := a.Audit.Stats().Announced; n != 1 {
+		t.Errorf("%d records announced while a search runs, want 1", n)
+	}
+	close(release)
+	if r := <-done; r.Status != http.StatusOK {
+		t.Fatalf("search answered %d", r.Status)
+	}
+	for _, tc := range []struct {
+		path    string
+		noToken bool
+		want    int
+	}{
+		{"/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", false, http.StatusOK},
+		{"/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", true, http.StatusUnauthorized},
+		{"/MedicationRequest?status=nonsense", false, http.StatusBadRequest},
+		{"/MedicationRequest/3AF2CB-C86002-0000BX-1-1", false, http.StatusNotFound},
+	} {
+		var headers []string
+		if tc.noToken {
+			headers = []string{"Authorization", ""}
+		}
+		if r := a.get(t, tc.path, headers...); r.Status != tc.want {
+			t.Errorf("GET %s answered %d, want %d", tc.path, r.Status, tc.want)
+		}
+	}
+	if n := a.Audit.Stats().Announced; n != 0 {
+		t.Errorf("%d records still announced after every request ended, want 0", n)
+	}
 }
