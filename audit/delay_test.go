@@ -72,3 +72,25 @@ func TestACommitWaitsForNothingElse(t *testing.T) {
 		t.Errorf("Stats() = %+v, want 2 records", st)
 	}
 }
+
+// TestCloseDoesNotWaitOutTheDelay: a commit waiting for announced records that never come is made
+// at once when the store closes, and its record is durable.
+func TestCloseDoesNotWaitOutTheDelay(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	s := open(t, Config{DSN: dsn, Keys: []Key{newKey(t, "k1")}, CommitDelay: time.Hour})
+	ctx := context.Background()
+	s.Expect(ctx) // a request that never records
+	mine := s.Expect(ctx)
+	errs := make(chan error, 1)
+	go func() { errs <- s.Record(mine, event("9990000018", "alice", time.Now())) }()
+	waitExpected(t, s, 1) // the record is with the writer, which waits for the other
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("the waiting record failed at close: %v", err)
+	}
+	if st := s.Stats(); st.Records != 1 {
+		t.Errorf("Stats() = %+v, want the record committed", st)
+	}
+}

@@ -209,6 +209,8 @@ func (s *Store) gather(batch []*request) []*request {
 		case r := <-s.reqs:
 			batch = append(batch, r)
 		case <-time.After(min(wait, gatherPoll)):
+		case <-s.quit: // closing: commit what is here
+			return batch
 		}
 	}
 	return batch

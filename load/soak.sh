@@ -95,7 +95,7 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: 
 
 # The wrk script: rotates through the patients and counts answers by phase and status, and the
 # non-2xx answers that are not an OperationOutcome.
-write_lua() { # name phases
+write_lua() { # name phases [light]
 cat >"$work/$1.lua" <<EOF
 local counter = 0
 local threads = {}
@@ -123,6 +123,12 @@ function request()
   i = i % #paths + 1
   return wrk.format("GET", paths[i], {["Authorization"] = "Bearer $token"})
 end
+EOF
+# The clean run's script only makes requests. With a response() hook wrk hands every answer, headers
+# and body, to Lua: on these 2 cores that costs the load generator enough CPU to show in the adapter's
+# latency. wrk still counts the clean run's non-2xx answers; the faults run inspects every answer.
+[[ "${3:-}" == light ]] && return
+cat >>"$work/$1.lua" <<EOF
 function response(status, headers, body)
   local t, phase = os.time() - start, names[1]
   for k = 1, #bounds do if t >= bounds[k] then phase = names[k] end end
@@ -149,11 +155,15 @@ EOF
 # embedded Spine connection are the adapter's, so those count twice).
 sampler() {
 	set +e +o pipefail # a sample that fails (a slow /metrics under load) is skipped, not fatal
-	local fds=0 conns=0 calls=0 n c m
+	local fds=0 conns=0 calls=0 n c m i=0
 	while kill -0 "$pid" 2>/dev/null && [[ ! -f "$work/stop-sampling" ]]; do
 		n=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l); ((n > fds)) && fds=$n
-		c=$(ss -Htnp state established 2>/dev/null | grep "pid=$pid," | grep -v ":$fhir_port " | grep -v ":$admin_port " | wc -l)
-		c=$((c / 2)); ((c > conns)) && conns=$c
+		# `ss -p` looks up the process of each of some 3,000 sockets: a tenth of a CPU second. The
+		# metric is exact, so the sockets, its cross-check, are counted every 2.5 s only.
+		if ((i++ % 5 == 0)); then
+			c=$(ss -Htnp state established 2>/dev/null | grep "pid=$pid," | grep -v ":$fhir_port " | grep -v ":$admin_port " | wc -l)
+			c=$((c / 2)); ((c > conns)) && conns=$c
+		fi
 		m=$(curl -fsS --max-time 1 "http://127.0.0.1:$admin_port/metrics" 2>/dev/null |
 			awk '/^spine_client_active_calls[{ ]/ {s += $NF} END {printf "%d", s}')
 		((${m:-0} > calls)) && calls=$m
@@ -177,15 +187,15 @@ schedule() {
 }
 
 # run NAME SECONDS PHASES: one wrk run, its summary in $work/NAME.out and its counts in NAME.counts.
-run() {
-	write_lua "$1" "$3"
+run() { # NAME SECONDS PHASES [light]
+	write_lua "$1" "$3" "${4:-}"
 	echo
 	echo "== $1: $2 s, $CONNECTIONS connections, phases: $3"
 	timeout $(($2 + 60)) wrk -t "$THREADS" -c "$CONNECTIONS" -d "${2}s" --timeout "$CLIENT_TIMEOUT" --latency \
 		-s "$work/$1.lua" "$base/" | tee "$work/$1.out" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 }
 
-run clean "$CLEAN" "0:none"
+run clean "$CLEAN" "0:none" light
 schedule &
 pids+=($!)
 run faults "$FAULTS" "$PHASES"
@@ -196,9 +206,12 @@ read -r peak_fds peak_conns peak_calls peak_rss_kb <"$work/peaks"
 field() { awk "$2" "$work/$1.out"; } # run awk-program
 requests=$(( $(field clean '/requests in/ {print $1}') + $(field faults '/requests in/ {print $1}') ))
 socket_errors=$(( $(cat "$work/clean.out" "$work/faults.out" | awk '/Socket errors/ {gsub(",", ""); s += $4 + $6 + $8 + $10} END {print s + 0}') ))
-non_outcome=$(cat "$work/clean.counts" "$work/faults.counts" | awk '$1=="non-outcome" {s += $2} END {print s + 0}')
-clean_ok=$(awk '$1 != "non-outcome" && $2 ~ /^2/ {s += $3} END {print s + 0}' "$work/clean.counts")
-clean_all=$(awk '$1 != "non-outcome" {s += $3} END {print s + 0}' "$work/clean.counts")
+non_outcome=$(awk '$1=="non-outcome" {s += $2} END {print s + 0}' "$work/faults.counts")
+clean_all=$(field clean '/requests in/ {print $1}')
+clean_bad=$(field clean '/Non-2xx or 3xx responses/ {print $NF}'); clean_bad=${clean_bad:-0}
+clean_ok=$((clean_all - clean_bad))
+echo "0:none 200 $clean_ok" >"$work/clean.counts"
+((clean_bad == 0)) || echo "0:none non-2xx $clean_bad" >>"$work/clean.counts"
 p50=$(field clean '$1=="50%" {print $2}'); p99=$(field clean '$1=="99%" {print $2}')
 fp50=$(field faults '$1=="50%" {print $2}'); fp99=$(field faults '$1=="99%" {print $2}')
 
@@ -230,7 +243,8 @@ target() { # description ok
 echo
 echo "== targets (issue 11)"
 target "0 transport errors" "$([[ "${socket_errors:-0}" == 0 ]] && echo 1)"
-target "every non-2xx an OperationOutcome" "$([[ "$non_outcome" == 0 ]] && echo 1)"
+# The clean run's non-2xx answers, if any, were counted but not inspected: they fail these two.
+target "every non-2xx an OperationOutcome" "$([[ "$non_outcome" == 0 && "$clean_bad" == 0 ]] && echo 1)"
 # The error table's answers to Spine faults: 502 (Spine failed), 503 (overload, breaker open), 504
 # (Spine too slow). Anything else (a 4xx, a 500) is not what any injected fault should give.
 unexpected=$(cat "$work/clean.counts" "$work/faults.counts" | awk '$1 != "non-outcome" && $2 !~ /^(200|502|503|504)$/ {s += $3} END {print s + 0}')
