@@ -155,7 +155,7 @@ var settings = []setting{
 	{"EPS_AUDIT_DSN", "audit-dsn", "audit store: a SQLite file path or file: URI, or a postgres:// URL", "STATE_DIR/audit.db"},
 	{"EPS_AUDIT_KEY", "audit-key", "audit HMAC keys id:base64secret, comma-separated, the first signs", "sandbox: made in the state folder"},
 	{"EPS_AUDIT_RETENTION", "audit-retention", "remove audit records older than this (e.g. 2920h); empty keeps all", ""},
-	{"EPS_AUDIT_COMMIT_DELAY", "audit-commit-delay", "how long a group commit of audit records may wait for those of requests in progress; 0 never waits", "2ms"},
+	{"EPS_AUDIT_COMMIT_DELAY", "audit-commit-delay", "how long a group commit of audit records may wait for those of requests in progress; 0 never waits", "5ms"},
 	{"EPS_INSTANCE_ID", "instance-id", "this instance's audit chain (unique per live process)", "the host name"},
 	{"EPS_CACHE_TTL", "cache-ttl", "how long Spine answers are reused; 0 disables", "30s"},
 	{"EPS_CACHE_MAX_BYTES", "cache-max-bytes", "bound of each cache (Spine answers, whole answers) in bytes", "16777216"},
@@ -366,7 +366,7 @@ func parse(raw map[string]string) (*Config, error) {
 	c.StateDir = str("EPS_STATE_DIR", ".eps-state")
 	c.AuditDSN, c.AuditKey = raw["EPS_AUDIT_DSN"], raw["EPS_AUDIT_KEY"]
 	c.AuditRetention = duration("EPS_AUDIT_RETENTION", 0, true)
-	c.AuditCommitDelay = duration("EPS_AUDIT_COMMIT_DELAY", 2*time.Millisecond, true)
+	c.AuditCommitDelay = duration("EPS_AUDIT_COMMIT_DELAY", 5*time.Millisecond, true)
 	c.InstanceID = raw["EPS_INSTANCE_ID"]
 
 	c.CacheTTL = duration("EPS_CACHE_TTL", 30*time.Second, true)
