@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,7 +14,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dialect is the database behind a store. Both accept the same SQL and $n placeholders; they differ
@@ -260,4 +262,26 @@ func scanRecord(s rowScanner) (Record, error) {
 		}
 	}
 	return r, nil
+}
+
+// ping opens the first connection. Its pragmas switch a new SQLite database to WAL, which needs the
+// file to itself, and SQLite answers another process opening it at that moment SQLITE_BUSY at once,
+// busy timeout or not: so a busy answer is tried again, for as long as the busy timeout.
+func ping(ctx context.Context, db *sql.DB, busy time.Duration) error {
+	if busy <= 0 {
+		busy = defaultBusyTimeout
+	}
+	deadline := time.Now().Add(busy)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -21,7 +21,8 @@ func waitExpected(t *testing.T, s *Store, n int64) {
 
 // TestACommitWaitsForAnnouncedRecords: with a commit delay, records that requests in progress have
 // announced (Expect) are committed together with the one already there, in one commit; without the
-// delay each would have had its own.
+// delay each would have had its own. (A minute's delay is longer than the second between records a
+// new store assumes, so the store counts as busy.)
 func TestACommitWaitsForAnnouncedRecords(t *testing.T) {
 	s := open(t, Config{DSN: filepath.Join(t.TempDir(), "a.db"), Keys: []Key{newKey(t, "k1")}, CommitDelay: time.Minute})
 	ctx := context.Background()
@@ -92,5 +93,23 @@ func TestCloseDoesNotWaitOutTheDelay(t *testing.T) {
 	}
 	if st := s.Stats(); st.Records != 1 {
 		t.Errorf("Stats() = %+v, want the record committed", st)
+	}
+}
+
+// TestAQuietStoreDoesNotWaitForAnnouncedRecords: where records come further apart than the delay, an
+// announced record is most likely a request still waiting for Spine: the commit does not wait for it.
+func TestAQuietStoreDoesNotWaitForAnnouncedRecords(t *testing.T) {
+	s := open(t, Config{DSN: filepath.Join(t.TempDir(), "a.db"), Keys: []Key{newKey(t, "k1")}, CommitDelay: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	other := s.Expect(context.Background()) // a request still waiting for Spine
+	defer s.Withdraw(other)
+	// Records ten hours apart, as far as the writer knows (set before any record reaches it).
+	s.lastArrival, s.gap = time.Now().Add(-10*time.Hour), 10*time.Hour
+	if err := s.Record(ctx, event("9990000018", "alice", time.Now())); err != nil {
+		t.Fatalf("the commit waited for a record announced on a quiet store: %v", err)
+	}
+	if st := s.Stats(); st.Records != 1 || st.Announced != 1 {
+		t.Errorf("Stats() = %+v, want 1 record committed and the other still announced", st)
 	}
 }

@@ -39,12 +39,18 @@ type Store struct {
 	largest          atomic.Int64
 
 	delay    time.Duration // Config.CommitDelay
-	expected atomic.Int64  // records announced by Expect, not yet sent to the writer nor withdrawn
+	expected atomic.Int64  // records announced by Expect, not yet taken by the writer nor withdrawn
+
+	// The writer's own: when it last took a record, and the moving average of the time between
+	// records it takes.
+	lastArrival time.Time
+	gap         time.Duration
 }
 
 type request struct {
-	ev   Event
-	done chan error
+	ev        Event
+	done      chan error
+	announced bool // it ends an Expect announcement, which the writer closes as it takes it
 }
 
 type pruneRequest struct {
@@ -101,7 +107,7 @@ func openStore(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db, c.busyTimeout); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("audit: %s: %w", d, err)
 	}
@@ -140,13 +146,14 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	r := &request{ev: e, done: make(chan error, 1)}
+	r := &request{ev: e, done: make(chan error, 1), announced: s.claim(ctx)}
 	select {
 	case s.reqs <- r:
-		s.Withdraw(ctx) // it has arrived: the writer no longer waits for it
 	case <-s.quit:
+		s.unannounce(r)
 		return ErrClosed
 	case <-ctx.Done():
+		s.unannounce(r)
 		return fmt.Errorf("audit: record: %w", ctx.Err())
 	}
 	select {
@@ -167,8 +174,9 @@ type expectKey struct{}
 
 // Expect announces that the request of ctx will record an access: a group commit may then wait for
 // it, up to CommitDelay, rather than commit without it, so that a busy instance pays one commit (its
-// page writes and its sync) for several records, while a lone request waits for nothing. Record with
-// the returned context, or a call of Withdraw with it when the request ends, ends the announcement.
+// page writes and its sync) for several records, while a request with none announced beside it, or
+// on an instance whose records come further apart than the delay, waits for nothing. Record with the
+// returned context, or a call of Withdraw with it when the request ends, ends the announcement.
 func (s *Store) Expect(ctx context.Context) context.Context {
 	s.expected.Add(1)
 	return context.WithValue(ctx, expectKey{}, &expectation{store: s})
@@ -176,26 +184,55 @@ func (s *Store) Expect(ctx context.Context) context.Context {
 
 // Withdraw ends ctx's announcement if Record has not: call it when the request ends, recorded or not.
 func (s *Store) Withdraw(ctx context.Context) {
-	if x, ok := ctx.Value(expectKey{}).(*expectation); ok && x.store == s && x.withdrawn.CompareAndSwap(false, true) {
+	if s.claim(ctx) {
 		s.expected.Add(-1)
 	}
+}
+
+// claim takes ctx's announcement, once: whoever claims it ends it (Withdraw at once, Record by way of
+// the writer, which ends it as it takes the record, so that it never waits for a record it holds).
+func (s *Store) claim(ctx context.Context) bool {
+	x, ok := ctx.Value(expectKey{}).(*expectation)
+	return ok && x.store == s && x.withdrawn.CompareAndSwap(false, true)
+}
+
+// unannounce ends the announcement of a record that never reached the writer.
+func (s *Store) unannounce(r *request) {
+	if r.announced {
+		s.expected.Add(-1)
+	}
+}
+
+// take is the writer taking r: its announcement ends, and the time between records is averaged.
+func (s *Store) take(r *request) {
+	s.unannounce(r)
+	now := time.Now()
+	if s.lastArrival.IsZero() {
+		s.gap = time.Second // nothing known yet: as if idle
+	} else {
+		s.gap += (now.Sub(s.lastArrival) - s.gap) / 4
+	}
+	s.lastArrival = now
 }
 
 // gatherPoll is how often a waiting group commit looks again whether records are still announced.
 const gatherPoll = 250 * time.Microsecond
 
 // gather adds to batch every request already waiting and then, while records are announced and
-// CommitDelay has not passed since the first, each one that arrives.
+// CommitDelay has not passed since it began waiting, each one that arrives. It waits only while
+// records come closer together than the delay: where they are further apart, the announced one is
+// most likely a request still waiting for Spine, and waiting for it would only add the delay.
 func (s *Store) gather(batch []*request) []*request {
 	var deadline time.Time
 	for len(batch) < maxBatch {
 		select {
 		case r := <-s.reqs:
+			s.take(r)
 			batch = append(batch, r)
 			continue
 		default:
 		}
-		if s.delay <= 0 || s.expected.Load() <= 0 {
+		if s.delay <= 0 || s.gap >= s.delay || s.expected.Load() <= 0 {
 			return batch
 		}
 		if deadline.IsZero() {
@@ -207,6 +244,7 @@ func (s *Store) gather(batch []*request) []*request {
 		}
 		select {
 		case r := <-s.reqs:
+			s.take(r)
 			batch = append(batch, r)
 		case <-time.After(min(wait, gatherPoll)):
 		case <-s.quit: // closing: commit what is here
@@ -233,6 +271,7 @@ func (s *Store) write(h head) {
 			stale = res.err != nil
 			p.done <- res
 		case r := <-s.reqs:
+			s.take(r)
 			batch := s.gather([]*request{r})
 			h, stale = s.reload(h, stale)
 			var err error

@@ -33,6 +33,10 @@ const (
 	SandboxRoleProfileID = "562926913100"
 )
 
+// maxAuditCommitDelay bounds EPS_AUDIT_COMMIT_DELAY: a typo such as 5s would hold every commit of a
+// busy instance for that long, and its requests past their deadlines.
+const maxAuditCommitDelay = 100 * time.Millisecond
+
 // Config is everything the adapter needs to start.
 type Config struct {
 	// Spine. An empty SpineBaseURL means: run the embedded sandbox and talk to it.
@@ -367,6 +371,9 @@ func parse(raw map[string]string) (*Config, error) {
 	c.AuditDSN, c.AuditKey = raw["EPS_AUDIT_DSN"], raw["EPS_AUDIT_KEY"]
 	c.AuditRetention = duration("EPS_AUDIT_RETENTION", 0, true)
 	c.AuditCommitDelay = duration("EPS_AUDIT_COMMIT_DELAY", 5*time.Millisecond, true)
+	if c.AuditCommitDelay > maxAuditCommitDelay {
+		bad("EPS_AUDIT_COMMIT_DELAY", "at most %s: a busy instance's every commit may wait this long", maxAuditCommitDelay)
+	}
 	c.InstanceID = raw["EPS_INSTANCE_ID"]
 
 	c.CacheTTL = duration("EPS_CACHE_TTL", 30*time.Second, true)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -40,17 +41,29 @@ func TestLoad(t *testing.T) {
 		_, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "http://spine.example", "SPINE_ASID": "12", "EPS_FHIR_TLS_CERT": "x",
 			"SPINE_DETAILED_INTERACTIONS": "maybe", "EPS_SANDBOX_PATIENTS": "-1", "SPINE_USER_ID": "abc",
-			"EPS_AUTH_CLOCK_SKEW": "soon",
+			"EPS_AUTH_CLOCK_SKEW": "soon", "EPS_AUDIT_COMMIT_DELAY": "5s",
 		}), io.Discard)
 		if err == nil {
 			t.Fatal("want an error")
 		}
 		for _, want := range []string{"SPINE_BASE_URL", "SPINE_CLIENT_CERT", "SPINE_CLIENT_KEY", "SPINE_CA_CERT",
 			"SPINE_ASID", "EPS_FHIR_TLS_CERT", "SPINE_DETAILED_INTERACTIONS", "EPS_SANDBOX_PATIENTS", "SPINE_USER_ID",
-			"EPS_AUTH_CLOCK_SKEW"} {
+			"EPS_AUTH_CLOCK_SKEW", "EPS_AUDIT_COMMIT_DELAY"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error does not mention %s:\n%v", want, err)
 			}
+		}
+	})
+	t.Run("the audit commit delay defaults to 5 ms and may be set up to 100 ms", func(t *testing.T) {
+		c, err := Load(nil, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AuditCommitDelay != 5*time.Millisecond {
+			t.Errorf("AuditCommitDelay = %s, want 5ms", c.AuditCommitDelay)
+		}
+		if c, err = Load(nil, env(map[string]string{"EPS_AUDIT_COMMIT_DELAY": "100ms"}), io.Discard); err != nil || c.AuditCommitDelay != 100*time.Millisecond {
+			t.Errorf("EPS_AUDIT_COMMIT_DELAY=100ms: %v, %v", c, err)
 		}
 	})
 	t.Run("the base URL is never taken from anything but configuration", func(t *testing.T) {

@@ -208,6 +208,8 @@ requests=$(( $(field clean '/requests in/ {print $1}') + $(field faults '/reques
 socket_errors=$(( $(cat "$work/clean.out" "$work/faults.out" | awk '/Socket errors/ {gsub(",", ""); s += $4 + $6 + $8 + $10} END {print s + 0}') ))
 non_outcome=$(awk '$1=="non-outcome" {s += $2} END {print s + 0}' "$work/faults.counts")
 clean_all=$(field clean '/requests in/ {print $1}')
+# wrk's "Non-2xx or 3xx" counts answers of 400 and above; these requests never get a 3xx (no
+# If-None-Match is sent), so the rest are the 2xx.
 clean_bad=$(field clean '/Non-2xx or 3xx responses/ {print $NF}'); clean_bad=${clean_bad:-0}
 clean_ok=$((clean_all - clean_bad))
 echo "0:none 200 $clean_ok" >"$work/clean.counts"

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/routes"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
@@ -194,7 +195,7 @@ func TestEveryAuditedRequestAnnouncesItsRecord(t *testing.T) {
 			<-release
 		}
 		return &tracker.SearchResult{}, nil
-	}}})
+	}}, configure: func(c *routes.Config) { c.UnauthenticatedLimit = routes.Rate{PerSecond: 0.001, Burst: 1} }})
 	done := make(chan answer)
 	go func() {
 		done <- a.get(t, "/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9691003120")
@@ -214,6 +215,8 @@ func TestEveryAuditedRequestAnnouncesItsRecord(t *testing.T) {
 	}{
 		{"/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", false, http.StatusOK},
 		{"/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", true, http.StatusUnauthorized},
+		// Throttled before anything was attempted: no record is written, the announcement still ends.
+		{"/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", true, http.StatusTooManyRequests},
 		{"/MedicationRequest?status=nonsense", false, http.StatusBadRequest},
 		{"/MedicationRequest/3AF2CB-C86002-0000BX-1-1", false, http.StatusNotFound},
 	} {

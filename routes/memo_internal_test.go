@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/cache"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
 	"github.com/nhs-eps/eps-fhir-tracker/mapping"
@@ -19,6 +20,9 @@ import (
 )
 
 var memoNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// The audit store is told of the records on their way; a renamed method would quietly end that.
+var _ expecter = (*audit.Store)(nil)
 
 // fixedSpine answers every search with the same result: 15 prescriptions of 4 line items, shaped like
 // the sandbox's PatientManyItems and mapping's BenchmarkSearchBundle50.

@@ -58,6 +58,9 @@ func statusKind(interaction string, code int) error {
 type text string
 
 func (t *text) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if k := dec.PeekKind(); k == '{' || k == '[' {
+		return errors.New("want a string, got an object or array")
+	}
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -67,8 +70,6 @@ func (t *text) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		*t = text(strings.TrimSpace(tok.String()))
 	case 'n':
 		*t = ""
-	case '{', '[':
-		return errors.New("want a string, got an object or array")
 	default: // a number, true or false, as sent
 		*t = text(tok.String())
 	}
