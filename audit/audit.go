@@ -69,7 +69,8 @@ type Record struct {
 	PrevMAC string
 	MAC     string
 
-	// stored holds columns as read from the database, for the MAC check.
+	// stored holds the encoded columns as read from the database, for the MAC check, or as they
+	// will be written, once sealed.
 	stored *storedText
 }
 

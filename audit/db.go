@@ -169,52 +169,97 @@ const columns = `chain, seq, at_ns, kind, request_id, trace_id, client_addr, use
 
 const numColumns = 22
 
-// insertChunk bounds the rows of one PostgreSQL INSERT, keeping its placeholders under the limit.
+// insertChunk bounds the rows of one multi-row INSERT, keeping its placeholders under the limit.
 const insertChunk = 64
 
-// insertRow is SQLite's INSERT of one record, with anonymous placeholders: SQLite looks a numbered
-// one ($1) up by name in a list on every bind, which made a multi-row INSERT quadratic in its rows.
-var insertRow = "INSERT INTO audit_records (" + columns + ") VALUES (?" + strings.Repeat(",?", numColumns-1) + ")"
+// sqliteChunk is the rows of SQLite's multi-row INSERT, prepared once: a batch is written as whole
+// chunks and then one row at a time, so a group commit runs a statement per sqliteChunk records
+// rather than one per record.
+const sqliteChunk = 16
 
-// insert appends records. SQLite runs in-process, so one statement prepared per transaction and run
-// per record costs no round trips; PostgreSQL gets multi-row INSERTs, one round trip per chunk.
-func insert(ctx context.Context, tx *sql.Tx, d dialect, recs []Record) error {
-	if d != postgresDB {
-		stmt, err := tx.PrepareContext(ctx, insertRow)
-		if err != nil {
-			return err
+// insertRows is an INSERT of n records. SQLite gets anonymous placeholders: it looks a numbered one
+// ($1) up by name in a list on every bind, which made a multi-row INSERT quadratic in its rows.
+func insertRows(d dialect, n int) string {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO audit_records (" + columns + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
 		}
-		defer stmt.Close()
-		args := make([]any, 0, numColumns)
-		for _, r := range recs {
-			if _, err := stmt.ExecContext(ctx, r.values(args[:0])...); err != nil {
+		sb.WriteByte('(')
+		for c := range numColumns {
+			if c > 0 {
+				sb.WriteByte(',')
+			}
+			if d == postgresDB {
+				sb.WriteString("$" + strconv.Itoa(i*numColumns+c+1))
+			} else {
+				sb.WriteByte('?')
+			}
+		}
+		sb.WriteByte(')')
+	}
+	return sb.String()
+}
+
+// inserts are SQLite's INSERT statements, prepared once on the store's database: database/sql keeps
+// each prepared on every connection that has run it, so a group commit parses no SQL.
+type inserts struct{ one, chunk *sql.Stmt }
+
+func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
+	one, err := db.PrepareContext(ctx, insertRows(sqliteDB, 1))
+	if err != nil {
+		return nil, fmt.Errorf("audit: prepare insert: %w", err)
+	}
+	chunk, err := db.PrepareContext(ctx, insertRows(sqliteDB, sqliteChunk))
+	if err != nil {
+		one.Close()
+		return nil, fmt.Errorf("audit: prepare insert: %w", err)
+	}
+	return &inserts{one: one, chunk: chunk}, nil
+}
+
+func (in *inserts) close() {
+	if in != nil {
+		in.one.Close()
+		in.chunk.Close()
+	}
+}
+
+// insert appends records. SQLite runs in-process: its prepared statements cost no round trips, and
+// they are run with whole chunks of records and then one record at a time. PostgreSQL gets multi-row
+// INSERTs of up to insertChunk records, one round trip each. in is the store's statements, nil for
+// PostgreSQL.
+func insert(ctx context.Context, tx *sql.Tx, d dialect, in *inserts, recs []Record) error {
+	if d != postgresDB {
+		// The transaction's handles of the store's statements: closing them leaves the store's open.
+		one, chunk := tx.StmtContext(ctx, in.one), tx.StmtContext(ctx, in.chunk)
+		defer one.Close()
+		defer chunk.Close()
+		args := make([]any, 0, sqliteChunk*numColumns)
+		for len(recs) > 0 {
+			stmt, n := one, 1
+			if len(recs) >= sqliteChunk {
+				stmt, n = chunk, sqliteChunk
+			}
+			args = args[:0]
+			for _, r := range recs[:n] {
+				args = r.values(args)
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return err
 			}
+			recs = recs[n:]
 		}
 		return nil
 	}
 	for len(recs) > 0 {
 		n := min(len(recs), insertChunk)
-		var (
-			sb   strings.Builder
-			args = make([]any, 0, n*numColumns)
-		)
-		sb.WriteString("INSERT INTO audit_records (" + columns + ") VALUES ")
-		for i, r := range recs[:n] {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteByte('(')
-			for c := range numColumns {
-				if c > 0 {
-					sb.WriteByte(',')
-				}
-				sb.WriteString("$" + strconv.Itoa(i*numColumns+c+1))
-			}
-			sb.WriteByte(')')
+		args := make([]any, 0, n*numColumns)
+		for _, r := range recs[:n] {
 			args = r.values(args)
 		}
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, insertRows(d, n), args...); err != nil {
 			return err
 		}
 		recs = recs[n:]

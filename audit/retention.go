@@ -34,7 +34,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 
 // prune runs in the writer, so the retention record takes the next place in the chain.
 func (s *Store) prune(h head, before time.Time) (head, pruneResult) {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := s.writeContext()
 	defer cancel()
 	next := h
 	removed := 0
@@ -63,7 +63,7 @@ func (s *Store) prune(h head, before time.Time) (head, pruneResult) {
 		next.seq++
 		rec := s.seal(Record{Event: Event{Time: s.now()}, Chain: s.instance, Seq: next.seq, Kind: KindRetention, Pruned: &p}, h.mac)
 		next.mac = rec.MAC
-		if err := insert(ctx, tx, s.dialect, []Record{rec}); err != nil {
+		if err := insert(ctx, tx, s.dialect, s.ins, []Record{rec}); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_records WHERE chain = $1 AND seq <= $2`,

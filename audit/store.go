@@ -29,6 +29,8 @@ type Store struct {
 	retain   time.Duration
 	now      func() time.Time
 
+	ins *inserts // SQLite's prepared INSERTs; nil for PostgreSQL
+
 	reqs   chan *request
 	prunes chan *pruneRequest
 	quit   chan struct{}
@@ -88,6 +90,12 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		s.db.Close()
 		return nil, err
+	}
+	if s.dialect == sqliteDB {
+		if s.ins, err = prepareInserts(ctx, s.db); err != nil {
+			s.db.Close()
+			return nil, err
+		}
 	}
 	s.reqs = make(chan *request)
 	s.prunes = make(chan *pruneRequest)
@@ -301,7 +309,7 @@ func (s *Store) reload(h head, stale bool) (head, bool) {
 
 // commit writes a batch as one transaction and returns the new head, or the old one on failure.
 func (s *Store) commit(h head, batch []*request) (head, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := s.writeContext()
 	defer cancel()
 	recs := make([]Record, len(batch))
 	next := h
@@ -314,7 +322,7 @@ func (s *Store) commit(h head, batch []*request) (head, error) {
 		if err := s.durable(ctx, tx); err != nil {
 			return err
 		}
-		return insert(ctx, tx, s.dialect, recs)
+		return insert(ctx, tx, s.dialect, s.ins, recs)
 	}); err != nil {
 		return h, fmt.Errorf("audit: commit %d records: %w", len(recs), err)
 	}
@@ -329,11 +337,26 @@ func (s *Store) commit(h head, batch []*request) (head, error) {
 	return next, nil
 }
 
-// seal links r after prev and signs it with the current key.
+// writeContext bounds one write of the writer. SQLite's is not cancellable: its only wait, for
+// another process's lock, is bounded by the busy timeout, and a cancellable context makes the driver
+// start a watcher goroutine for every statement.
+func (s *Store) writeContext() (context.Context, context.CancelFunc) {
+	if s.dialect == sqliteDB {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), commitTimeout)
+}
+
+// seal links r after prev and signs it with the current key. The record keeps the text of its
+// encoded columns, so that they are encoded once for the MAC and the INSERT.
 func (s *Store) seal(r Record, prev string) Record {
 	r.Time = r.Time.UTC()
 	r.KeyID = s.signer.ID
 	r.PrevMAC = prev
+	if r.stored == nil {
+		ids, det := r.texts()
+		r.stored = &storedText{ids: ids, detail: det}
+	}
 	r.MAC = sign(s.signer, r)
 	return r
 }
@@ -367,7 +390,7 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 func (s *Store) Ready(ctx context.Context) error {
 	probe := Record{Event: Event{Time: s.now()}, Chain: "ready-probe:" + s.instance, Seq: -1, Kind: "probe"}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := insert(ctx, tx, s.dialect, []Record{probe}); err != nil {
+		if err := insert(ctx, tx, s.dialect, s.ins, []Record{probe}); err != nil {
 			return err
 		}
 		return errRollback
@@ -412,6 +435,7 @@ func (s *Store) Close() error {
 			close(s.quit)
 			<-s.done
 		}
+		s.ins.close()
 	})
 	return s.db.Close()
 }

@@ -219,3 +219,53 @@ func TestFailClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestABatchIsStoredWholeInChainOrder: a group commit longer than SQLite's multi-row INSERT (two
+// whole chunks and a remainder written one row at a time) stores every record in its own row, with
+// its own values, in chain order.
+func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}})
+			const n = 2*sqliteChunk + 5
+			start := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+			batch := make([]*request, n)
+			for i := range batch {
+				ev := event(fmt.Sprintf("99900%05d", i), fmt.Sprintf("user-%d", i), start.Add(time.Duration(i)*time.Second))
+				ev.PrescriptionIDs = []string{fmt.Sprintf("24F5DA-A83008-%06d", i)}
+				batch[i] = &request{ev: ev}
+			}
+			// The writer is idle: nothing else is recorded while the test commits its batch directly.
+			if _, err := s.commit(head{}, batch); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.db.QueryContext(context.Background(), `SELECT `+columns+` FROM audit_records WHERE chain = $1 ORDER BY seq`, s.Instance())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			i := 0
+			for ; rows.Next(); i++ {
+				r, err := scanRecord(rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := batch[min(i, n-1)].ev
+				if r.Seq != int64(i+1) || r.PatientNHS != want.PatientNHS || r.UserID != want.UserID ||
+					!r.Time.Equal(want.Time) || len(r.PrescriptionIDs) != 1 || r.PrescriptionIDs[0] != want.PrescriptionIDs[0] {
+					t.Errorf("row %d: seq %d, patient %s, user %s, at %s, ids %v; want seq %d, %s, %s, %s, %v", i, r.Seq,
+						r.PatientNHS, r.UserID, r.Time, r.PrescriptionIDs, i+1, want.PatientNHS, want.UserID, want.Time, want.PrescriptionIDs)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if i != n {
+				t.Errorf("%d rows, want %d", i, n)
+			}
+			if rep := verifyOK(t, s); rep.Chains[0].Records != n {
+				t.Errorf("the chain verifies %d records, want %d", rep.Chains[0].Records, n)
+			}
+		})
+	}
+}
