@@ -19,7 +19,7 @@ const benchBase = "http://127.0.0.1:8080/FHIR/R4"
 // manyItems is a patient search's result in summary form, shaped like the sandbox's PatientManyItems:
 // 15 prescriptions of 4 line items (60 MedicationRequests) inside the default window, so that a
 // _count=50 page is 50 MedicationRequests and Collect maps all 60, as the handler does.
-func manyItems(b *testing.B) []mapping.Source {
+func manyItems(b testing.TB) []mapping.Source {
 	b.Helper()
 	const nhs = "9990000018"
 	srcs := make([]mapping.Source, 0, 15)

@@ -2,7 +2,8 @@ package mapping
 
 import (
 	"fmt"
-	"sort"
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ type Match struct {
 	PrescriptionID string
 	Issue          int
 	Ordinal        int
+
+	// Source is the position, among the sources Keep was given, of the one the match was expanded
+	// from (0 from Expand).
+	Source int
 }
 
 // Collect maps each source to its MedicationRequests, keeps those the search matches exactly
@@ -56,9 +61,10 @@ func Keep(expanded [][]Match, s *Search) []Match {
 		n += len(ms)
 	}
 	out := make([]Match, 0, n)
-	for _, ms := range expanded {
+	for i, ms := range expanded {
 		for _, m := range ms {
 			if s.MatchesAuthored(m.AuthoredOn) && s.MatchesStatus(RequestStatus(m.Request)) {
+				m.Source = i
 				out = append(out, m)
 			}
 		}
@@ -106,18 +112,12 @@ func Expand(src Source) ([]Match, error) {
 
 // SortMatches puts matches in the search's stable order.
 func SortMatches(ms []Match) {
-	sort.SliceStable(ms, func(i, j int) bool {
-		a, b := ms[i], ms[j]
-		if !a.AuthoredOn.Equal(b.AuthoredOn) {
-			return a.AuthoredOn.After(b.AuthoredOn)
+	slices.SortStableFunc(ms, func(a, b Match) int {
+		if c := b.AuthoredOn.Compare(a.AuthoredOn); c != 0 {
+			return c
 		}
-		if a.PrescriptionID != b.PrescriptionID {
-			return a.PrescriptionID < b.PrescriptionID
-		}
-		if a.Issue != b.Issue {
-			return a.Issue < b.Issue
-		}
-		return a.Ordinal < b.Ordinal
+		return cmp.Or(cmp.Compare(a.PrescriptionID, b.PrescriptionID), cmp.Compare(a.Issue, b.Issue),
+			cmp.Compare(a.Ordinal, b.Ordinal))
 	})
 }
 
@@ -151,6 +151,10 @@ type Page struct {
 	// Now, when set, is the Bundle's timestamp. The adapter leaves it out, so that an unchanged
 	// answer keeps its ETag.
 	Now time.Time
+	// MatchesElsewhere leaves the matches' own entries out of the Bundle, which then holds the
+	// includes and the notes alone: for a caller that already holds each match's entry, and puts
+	// them first, in page order, where SearchBundle would have.
+	MatchesElsewhere bool
 }
 
 var searchsetType = &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET}
@@ -168,7 +172,11 @@ func SearchBundle(p Page) (*bcrpb.Bundle, error) {
 	b := &bcrpb.Bundle{
 		Type:  searchsetType,
 		Total: &d4pb.UnsignedInt{Value: uint32(p.Total)},
-		Entry: make([]*bcrpb.Bundle_Entry, 0, len(p.Matches)+len(p.Outcomes)),
+	}
+	if n := len(p.Outcomes); p.MatchesElsewhere {
+		b.Entry = make([]*bcrpb.Bundle_Entry, 0, n)
+	} else {
+		b.Entry = make([]*bcrpb.Bundle_Entry, 0, n+len(p.Matches))
 	}
 	if !p.Now.IsZero() {
 		b.Timestamp = &d4pb.Instant{ValueUs: p.Now.UnixMicro(), Timezone: "Z", Precision: d4pb.Instant_SECOND}
@@ -193,7 +201,9 @@ func SearchBundle(p Page) (*bcrpb.Bundle, error) {
 		b.Entry = append(b.Entry, e)
 		return nil
 	}
-	addMatches(b, p)
+	if !p.MatchesElsewhere {
+		addMatches(b, p)
+	}
 	seen := make(map[string]bool)
 	for _, m := range p.Matches {
 		if p.IncludePatient && m.NHSNumber != "" && !seen["Patient/"+m.NHSNumber] {

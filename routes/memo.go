@@ -137,23 +137,56 @@ func memoResource(e *bcrpb.Bundle_Entry) proto.Message {
 	return nil
 }
 
+// memoEntries are the entries of an answer the memo holds already marshalled: those of its page's
+// matches, in page order, when it holds every one of them (the Bundle is then built without them),
+// and others by resource.
+type memoEntries struct {
+	matches    [][]byte
+	byResource map[proto.Message][]byte
+}
+
+func (k memoEntries) len() int { return len(k.matches) + len(k.byResource) }
+
+// pageEntries returns the marshalled entry of each match of a page, in page order, taken from the
+// memoized record each was expanded from (records, as given to mapping.Keep); nil when the page is
+// empty or any entry is missing (a record the memo could not keep).
+func pageEntries(page []mapping.Match, records []*memoized) [][]byte {
+	if len(page) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(page))
+	for i, m := range page {
+		if m.Source < 0 || m.Source >= len(records) {
+			return nil
+		}
+		j, ok := records[m.Source].entries[m.Request]
+		if !ok {
+			return nil
+		}
+		out[i] = j
+	}
+	return out
+}
+
 // marshalSearchset marshals a searchset Bundle, taking each entry the memo already holds as it is:
-// byte for byte what marshalling the whole Bundle gives.
-func marshalSearchset(enc *fhir.Encoder, b *bcrpb.Bundle, known map[proto.Message][]byte) ([]byte, error) {
-	if len(known) == 0 {
+// byte for byte what marshalling the whole Bundle gives. When known holds the page's matches, b was
+// built without them, and they come first.
+func marshalSearchset(enc *fhir.Encoder, b *bcrpb.Bundle, known memoEntries) ([]byte, error) {
+	if known.len() == 0 {
 		return enc.Marshal(b, false)
 	}
-	entries := make([][]byte, len(b.Entry))
-	for i, e := range b.Entry {
-		if j, ok := known[memoResource(e)]; ok {
-			entries[i] = j
+	entries := make([][]byte, 0, len(known.matches)+len(b.Entry))
+	entries = append(entries, known.matches...)
+	for _, e := range b.Entry {
+		if j, ok := known.byResource[memoResource(e)]; ok {
+			entries = append(entries, j)
 			continue
 		}
 		j, err := enc.MarshalEntry(e)
 		if err != nil {
 			return nil, err
 		}
-		entries[i] = j
+		entries = append(entries, j)
 	}
 	all := b.Entry
 	b.Entry = nil // b is this request's own: only its entries are shared

@@ -152,6 +152,64 @@ func TestMemoizedAnswersAreIdentical(t *testing.T) {
 	}
 }
 
+// TestAMemoizedPageIsWrittenAroundItsEntries: when the memo holds every match of a page, the Bundle
+// is built without the matches' entries (only the notes are left to marshal) and their memoized bytes
+// are written in page order; when one record is missing from the memo, the page is built whole. Both
+// give the bytes of the Bundle marshalled whole.
+func TestAMemoizedPageIsWrittenAroundItsEntries(t *testing.T) {
+	res, p := manyPrescriptions(t, 15, 4), page50(t)
+	memo, err := NewEntryMemo(cache.Config{TTL: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, enc := newMemoService(t, res, nil)
+	svc, _ := newMemoService(t, res, memo)
+	want := searchAndMarshal(t, plain, enc, p)
+	searchAndMarshal(t, svc, enc, p) // fills the memo
+
+	b, f, err := svc.search(context.Background(), asker{}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Entries.matches) != 50 || f.Entries.byResource != nil {
+		t.Fatalf("the memo gave %d matches' entries and %d by resource, want 50 and none", len(f.Entries.matches), len(f.Entries.byResource))
+	}
+	for i, e := range b.Entry {
+		if memoResource(e) != nil {
+			t.Fatalf("entry %d of the Bundle is a match: the memoized matches should have been left out", i)
+		}
+	}
+	if got, err := marshalSearchset(enc, b, f.Entries); err != nil || string(got) != string(want) {
+		t.Errorf("memoized page (err %v) differs from the Bundle marshalled whole:\n%.300s\n%.300s", err, got, want)
+	}
+
+	// One prescription the memo could not keep: the page is built and marshalled with every match.
+	memo.Clear()
+	first := res.Prescriptions[0]
+	searchAndMarshal(t, svc, enc, p)
+	memo.memo.Put(mapping.Source{Prescription: &first}.Key(), &memoized{matches: mustExpand(t, first)}, 1)
+	b, f, err = svc.search(context.Background(), asker{}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Entries.matches != nil || len(f.Entries.byResource) == 0 {
+		t.Fatalf("with a record missing, the memo gave %d matches' entries and %d by resource, want none and some",
+			len(f.Entries.matches), len(f.Entries.byResource))
+	}
+	if got, err := marshalSearchset(enc, b, f.Entries); err != nil || string(got) != string(want) {
+		t.Errorf("page with a record missing from the memo (err %v) differs from the Bundle marshalled whole", err)
+	}
+}
+
+func mustExpand(t *testing.T, p tracker.Prescription) []mapping.Match {
+	t.Helper()
+	ms, err := mapping.Expand(mapping.Source{Prescription: &p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
 // TestEntryMemoSizeEstimate: what a memoized record is said to hold is at least the heap it takes,
 // so that EPS_MEMO_MAX_BYTES bounds the memory for real: for summary-form records, and for full-form
 // ones with the 111 details and dispenses (mapping's golden inputs, many times over).

@@ -106,7 +106,7 @@ func (h *handlers) readPatient(c *gin.Context) {
 		return
 	}
 	auditEntryFrom(c.Request.Context()).setSubject(nhs, nil)
-	b, err := h.rd.marshal(c, mapping.Patient(nhs), nil)
+	b, err := h.rd.marshal(c, mapping.Patient(nhs), memoEntries{})
 	if err != nil {
 		h.rd.outcome(c, http.StatusInternalServerError, internalIssue)
 		return
@@ -124,7 +124,7 @@ func (h *handlers) readOrganization(c *gin.Context) {
 			Diagnostics: "This server knows an organisation only once Spine has named it in a prescription it served, and has not seen this ODS code."})
 		return
 	}
-	b, err := h.rd.marshal(c, res, nil)
+	b, err := h.rd.marshal(c, res, memoEntries{})
 	if err != nil {
 		h.rd.outcome(c, http.StatusInternalServerError, internalIssue)
 		return

@@ -36,7 +36,7 @@ type body struct {
 
 // resource marshals a resource and writes it with an ETag, answering 304 when the client already has it.
 func (rd *renderer) resource(c *gin.Context, status int, res proto.Message, fetched time.Time) {
-	b, err := rd.marshal(c, res, nil)
+	b, err := rd.marshal(c, res, memoEntries{})
 	if err != nil {
 		rd.outcome(c, http.StatusInternalServerError, internalIssue)
 		return
@@ -46,14 +46,14 @@ func (rd *renderer) resource(c *gin.Context, status int, res proto.Message, fetc
 
 // marshal turns a resource into compact FHIR JSON, under its own span. A searchset takes the
 // entries the memo holds (known) as they are.
-func (rd *renderer) marshal(c *gin.Context, res proto.Message, known map[proto.Message][]byte) ([]byte, error) {
-	ctx, span := rd.tel.start(c.Request.Context(), "fhir.marshal", attribute.Int("fhir.entries.memoized", len(known)))
+func (rd *renderer) marshal(c *gin.Context, res proto.Message, known memoEntries) ([]byte, error) {
+	ctx, span := rd.tel.start(c.Request.Context(), "fhir.marshal", attribute.Int("fhir.entries.memoized", known.len()))
 	defer span.End()
 	var (
 		b   []byte
 		err error
 	)
-	if bundle, ok := res.(*bcrpb.Bundle); ok && len(known) > 0 {
+	if bundle, ok := res.(*bcrpb.Bundle); ok && known.len() > 0 {
 		b, err = marshalSearchset(rd.enc, bundle, known)
 	} else {
 		b, err = rd.enc.Marshal(res, false)

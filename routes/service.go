@@ -42,11 +42,11 @@ type found struct {
 	Patient         string    // the NHS number the answer is about ("" when none)
 	PrescriptionIDs []string  // the prescriptions it shows, each once
 	Fetched         time.Time // when Spine gave the oldest data in it
-	// Entries are the marshalled searchset entries the memo holds for the resources in it.
-	Entries map[proto.Message][]byte
+	// Entries are the searchset entries the memo holds marshalled for it.
+	Entries memoEntries
 }
 
-// addEntries notes the marshalled entries memoized records hold.
+// addEntries notes the marshalled entries memoized records hold, by resource.
 func (f *found) addEntries(records ...*memoized) {
 	n := 0
 	for _, m := range records {
@@ -55,12 +55,12 @@ func (f *found) addEntries(records ...*memoized) {
 	if n == 0 {
 		return
 	}
-	if f.Entries == nil {
-		f.Entries = make(map[proto.Message][]byte, n)
+	if f.Entries.byResource == nil {
+		f.Entries.byResource = make(map[proto.Message][]byte, n)
 	}
 	for _, m := range records {
 		for res, j := range m.entries {
-			f.Entries[res] = j
+			f.Entries.byResource[res] = j
 		}
 	}
 }
@@ -154,7 +154,6 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		}
 		expanded[i], records[i] = m.matches, m
 	}
-	f.addEntries(records...)
 	matches := mapping.Keep(expanded, srch)
 	span.End()
 	total := len(matches)
@@ -177,9 +176,15 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 	// A patient search answers in the full form unless _summary=true asks for the summary; includes
 	// only add resources, but the requester and the dispenses are known in the full form alone.
 	if srch.PrescriptionID == "" && len(page) > 0 && (!srch.Summary || srch.IncludeRequester || srch.RevIncludeDispense) {
+		f.addEntries(records...) // for the matches the fan-out leaves in summary form
 		var note *oopb.OperationOutcome
 		page, note = s.fanOut(ctx, who, srch, page, &f)
 		notes = appendNote(notes, note)
+	} else {
+		f.Entries.matches = pageEntries(page, records)
+		if f.Entries.matches == nil || srch.RevIncludeDispense {
+			f.addEntries(records...)
+		}
 	}
 	for _, m := range page {
 		f.prescription(m.PrescriptionID)
@@ -195,6 +200,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		IncludeRequester:   srch.IncludeRequester,
 		RevIncludeDispense: srch.RevIncludeDispense,
 		Outcomes:           notes,
+		MatchesElsewhere:   f.Entries.matches != nil,
 	}
 	pageURL := func(offset int) string {
 		if offset == 0 {
