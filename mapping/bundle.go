@@ -1,8 +1,8 @@
 package mapping
 
 import (
-	"fmt"
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
