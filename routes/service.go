@@ -73,6 +73,10 @@ func (f *found) seen(fetched time.Time) {
 }
 
 func (f *found) prescription(id string) {
+	// A page's matches come in prescription order within a day: the last one is the likeliest.
+	if n := len(f.PrescriptionIDs); n > 0 && f.PrescriptionIDs[n-1] == id {
+		return
+	}
 	for _, have := range f.PrescriptionIDs {
 		if have == id {
 			return
