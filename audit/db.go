@@ -169,7 +169,8 @@ const columns = `chain, seq, at_ns, kind, request_id, trace_id, client_addr, use
 
 const numColumns = 22
 
-// insertChunk bounds the rows of one multi-row INSERT, keeping its placeholders under the limit.
+// insertChunk bounds the rows of PostgreSQL's multi-row INSERT, keeping its placeholders under the
+// limit.
 const insertChunk = 64
 
 // sqliteChunk is the rows of SQLite's multi-row INSERT, prepared once: a batch is written as whole
@@ -203,7 +204,8 @@ func insertRows(d dialect, n int) string {
 }
 
 // inserts are SQLite's INSERT statements, prepared once on the store's database: database/sql keeps
-// each prepared on every connection that has run it, so a group commit parses no SQL.
+// each prepared on every connection that has run it, so a group commit parses no SQL once its
+// connection has run the statement.
 type inserts struct{ one, chunk *sql.Stmt }
 
 func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
@@ -228,10 +230,13 @@ func (in *inserts) close() {
 
 // insert appends records. SQLite runs in-process: its prepared statements cost no round trips, and
 // they are run with whole chunks of records and then one record at a time. PostgreSQL gets multi-row
-// INSERTs of up to insertChunk records, one round trip each. in is the store's statements, nil for
-// PostgreSQL.
+// INSERTs of up to insertChunk records, one round trip each. in is the store's statements: every
+// SQLite store prepares them as it opens, and PostgreSQL's is nil.
 func insert(ctx context.Context, tx *sql.Tx, d dialect, in *inserts, recs []Record) error {
 	if d != postgresDB {
+		if in == nil {
+			return errors.New("audit: SQLite's INSERT statements are not prepared")
+		}
 		// The transaction's handles of the store's statements: closing them leaves the store's open.
 		one, chunk := tx.StmtContext(ctx, in.one), tx.StmtContext(ctx, in.chunk)
 		defer one.Close()

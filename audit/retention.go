@@ -34,7 +34,8 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 
 // prune runs in the writer, so the retention record takes the next place in the chain.
 func (s *Store) prune(h head, before time.Time) (head, pruneResult) {
-	ctx, cancel := s.writeContext()
+	// A prune is rare and may delete many rows: it keeps commitTimeout's bound in either database.
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	next := h
 	removed := 0

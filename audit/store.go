@@ -337,9 +337,11 @@ func (s *Store) commit(h head, batch []*request) (head, error) {
 	return next, nil
 }
 
-// writeContext bounds one write of the writer. SQLite's is not cancellable: its only wait, for
-// another process's lock, is bounded by the busy timeout, and a cancellable context makes the driver
-// start a watcher goroutine for every statement.
+// writeContext is the context of a group commit. PostgreSQL's is bounded by commitTimeout. SQLite's
+// is not cancellable, because a cancellable context makes the driver start a watcher goroutine for
+// every statement: its waits for a lock are bounded by the busy timeout when another process holds
+// it, and otherwise by this store's own short holders (a Ready probe, a search), which give way once
+// they are done.
 func (s *Store) writeContext() (context.Context, context.CancelFunc) {
 	if s.dialect == sqliteDB {
 		return context.Background(), func() {}

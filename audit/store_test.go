@@ -220,14 +220,14 @@ func TestFailClosed(t *testing.T) {
 	})
 }
 
-// TestABatchIsStoredWholeInChainOrder: a group commit longer than SQLite's multi-row INSERT (two
-// whole chunks and a remainder written one row at a time) stores every record in its own row, with
-// its own values, in chain order.
+// TestABatchIsStoredWholeInChainOrder: a group commit longer than one multi-row INSERT (SQLite's
+// whole chunks and a remainder written one row at a time; PostgreSQL's full INSERT and a shorter one)
+// stores every record in its own row, with its own values, in chain order.
 func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}})
-			const n = 2*sqliteChunk + 5
+			const n = insertChunk + sqliteChunk + 5
 			start := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 			batch := make([]*request, n)
 			for i := range batch {

@@ -169,8 +169,8 @@ func pageEntries(page []mapping.Match, records []*memoized) [][]byte {
 }
 
 // marshalSearchset marshals a searchset Bundle, taking each entry the memo already holds as it is:
-// byte for byte what marshalling the whole Bundle gives. When known holds the page's matches, b was
-// built without them, and they come first.
+// byte for byte what marshalling the whole Bundle, with its matches, gives. When known holds the
+// page's matches, b was built without them, and they come first.
 func marshalSearchset(enc *fhir.Encoder, b *bcrpb.Bundle, known memoEntries) ([]byte, error) {
 	if known.len() == 0 {
 		return enc.Marshal(b, false)

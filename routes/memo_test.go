@@ -189,6 +189,8 @@ func TestMemoizedAnswersAreTheFreshOnes(t *testing.T) {
 			"_include=MedicationRequest:patient", "_revinclude=MedicationDispense:prescription"),
 		search(sandbox.PatientAcuteAndRepeat, "_summary=true", "_revinclude=MedicationDispense:prescription"),
 		"/MedicationRequest?group-identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/prescription-order-number|"+sandbox.RxAcuteDispensed),
+		"/MedicationRequest?group-identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/prescription-order-number|"+sandbox.RxAcuteDispensed) +
+			"&_include=MedicationRequest:requester&_include=MedicationRequest:patient&_revinclude=MedicationDispense:prescription",
 	} {
 		t.Run(path, func(t *testing.T) {
 			memo.get(t, path) // fills the memo

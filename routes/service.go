@@ -93,7 +93,8 @@ type searchPage struct {
 	Token func(self url.Values, offset int) string
 }
 
-// search runs one page of a search.
+// search runs one page of a search. When the found's Entries.matches is set, the Bundle is built
+// without its matches' entries, and it is whole only when marshalled with them (marshalSearchset).
 func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb.Bundle, found, error) {
 	srch, offset := req.Search, req.Offset
 	f := found{Patient: srch.NHSNumber}
@@ -184,7 +185,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		var note *oopb.OperationOutcome
 		page, note = s.fanOut(ctx, who, srch, page, &f)
 		notes = appendNote(notes, note)
-	} else {
+	} else if len(page) > 0 && s.memo.enabled() {
 		f.Entries.matches = pageEntries(page, records)
 		if f.Entries.matches == nil || srch.RevIncludeDispense {
 			f.addEntries(records...)
