@@ -50,6 +50,13 @@ var version = "dev"
 // each) and 1,000 connections in flight the process stays within 256 MB of RSS.
 const defaultMemoryLimit = 192 << 20
 
+// defaultGCPercent is GOGC when it is unset. A cache miss allocates about 0.4 MB and the live heap is
+// tens of MB, so at Go's 100 the collector ran every hundred requests or so and took a tenth of the
+// CPU; at 200 it runs half as often, and the miss path served about 15% more in the load script. It
+// only moves the heap's target while that is below the memory limit: under a flood, as before, the
+// limit decides when the collector runs, so the peak RSS does not change.
+const defaultGCPercent = 200
+
 var (
 	_ routes.Tracker       = (*tracker.Client)(nil)
 	_ routes.Tracker       = (*cache.Tracker)(nil)
@@ -101,12 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if getenv("GOMEMLIMIT") == "" {
-		// A soft memory limit, so that the garbage collector works harder before the process grows
-		// past what an instance is sized for (the caches are bounded well below it); GOMEMLIMIT,
-		// read by the runtime itself, overrides it.
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
+	tuneCollector(getenv)
 	tel, shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{Getenv: getenv, ServiceVersion: version, Console: stderr})
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -538,4 +540,17 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// tuneCollector sets the garbage collector's defaults where the environment leaves them: a soft
+// memory limit, so that the collector works harder before the process grows past what an instance is
+// sized for (the caches are bounded well below it), and GOGC. GOMEMLIMIT and GOGC, read by the runtime
+// itself, override them.
+func tuneCollector(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }

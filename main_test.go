@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -412,5 +414,29 @@ func TestTokenAndAuditVerifyCommands(t *testing.T) {
 	err = run(context.Background(), []string{"audit", "verify"}, getenv, &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "BROKEN") {
 		t.Errorf("audit verify after tampering: %v\n%s", err, out.String())
+	}
+}
+
+// TestTuneCollectorKeepsWhatTheEnvironmentSets: unset, GOGC and GOMEMLIMIT get the adapter's
+// defaults; set, they are left as the runtime read them.
+func TestTuneCollectorKeepsWhatTheEnvironmentSets(t *testing.T) {
+	prevPercent, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) })
+
+	tuneCollector(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, defaultGCPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != defaultMemoryLimit {
+		t.Errorf("GOMEMLIMIT unset: memory limit %d, want %d", got, defaultMemoryLimit)
+	}
+
+	set := map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}
+	tuneCollector(func(k string) string { return set[k] })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set: GC percent changed to %d", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set: memory limit changed to %d", got)
 	}
 }

@@ -137,3 +137,23 @@ func TestETagMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestETagTellsAnswersApart: an ETag is stable for the same bytes (XXH64's published digest of no
+// input, so every instance and every restart agrees) and differs when a byte or the length does.
+func TestETagTellsAnswersApart(t *testing.T) {
+	// Length 0, then XXH64("") = ef46db3751d8e999, base64url.
+	if got, want := ETag(nil), `"AAAAAAAAAADvRts3UdjpmQ"`; got != want {
+		t.Errorf("ETag of nothing = %s, want %s", got, want)
+	}
+	body := []byte(`{"resourceType":"Bundle","type":"searchset","total":1}`)
+	if ETag(body) != ETag(append([]byte(nil), body...)) {
+		t.Error("the same bytes have two ETags")
+	}
+	changed := append([]byte(nil), body...)
+	changed[len(changed)-2] = '2'
+	for name, other := range map[string][]byte{"a byte changed": changed, "a byte more": append(append([]byte(nil), body...), ' ')} {
+		if ETag(other) == ETag(body) {
+			t.Errorf("%s: the same ETag %s", name, ETag(body))
+		}
+	}
+}

@@ -1,14 +1,15 @@
 package routes
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/gin-gonic/gin"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	"go.opentelemetry.io/otel/attribute"
@@ -117,10 +118,15 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 	c.Data(status, fhir.ContentType, out)
 }
 
-// ETag is the entity tag of a marshalled answer: a digest of its compact bytes.
+// ETag is the entity tag of a marshalled answer: its compact bytes' length and XXH64 digest. It only
+// tells one answer from another for revalidation, so it needs no cryptographic digest: SHA-256 of a
+// search's 84 KB was 5% of a cache miss's CPU, XXH64 is a tenth of that. It is the same on every
+// instance and across restarts.
 func ETag(compact []byte) string {
-	sum := sha256.Sum256(compact)
-	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	var tag [16]byte
+	binary.BigEndian.PutUint64(tag[:8], uint64(len(compact)))
+	binary.BigEndian.PutUint64(tag[8:], xxhash.Sum64(compact))
+	return `"` + base64.RawURLEncoding.EncodeToString(tag[:]) + `"`
 }
 
 func etagMatches(ifNoneMatch, etag string) bool {
