@@ -11,12 +11,14 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	aepb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/audit_event_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
+	obspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/observation_go_proto"
 	oopb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/operation_outcome_go_proto"
 	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
@@ -315,5 +317,57 @@ func TestMarshalPrimitiveRules(t *testing.T) {
 	}
 	for name, p := range cases {
 		t.Run(name, func(t *testing.T) { checkIdentical(t, enc, ref, p) })
+	}
+}
+
+// TestOnlyEmittedResourcesArePlanned: the fast path plans the nine resource types the adapter sends
+// and what they reach, not the rest of R4, whose plans held megabytes that every garbage collection
+// marked. A resource of another type is still written, by jsonformat, and counted.
+func TestOnlyEmittedResourcesArePlanned(t *testing.T) {
+	enc, ref := newEncoder(t), newReference(t)
+	for _, m := range emittedResources {
+		name := m.ProtoReflect().Descriptor().FullName()
+		if p := enc.plans[name]; p == nil || p.unsupported {
+			t.Errorf("%s has no usable plan", name)
+		}
+	}
+	for _, name := range []protoreflect.FullName{"google.fhir.r4.core.Observation", "google.fhir.r4.core.Task", "google.fhir.r4.core.Medication"} {
+		if _, ok := enc.plans[name]; ok {
+			t.Errorf("%s is planned, though the adapter never sends one", name)
+		}
+	}
+	if n := len(enc.plans); n > 250 {
+		t.Errorf("%d plans; the emitted resources reach under 200", n)
+	}
+
+	obs := &obspb.Observation{
+		Id:     &d4pb.Id{Value: "obs-1"},
+		Status: &obspb.Observation_StatusCode{Value: c4pb.ObservationStatusCode_FINAL},
+		Code:   &d4pb.CodeableConcept{Text: &d4pb.String{Value: "not sent by the adapter"}},
+	}
+	bundle := &bcrpb.Bundle{
+		Type: &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_COLLECTION},
+		Entry: []*bcrpb.Bundle_Entry{{Resource: &bcrpb.ContainedResource{
+			OneofResource: &bcrpb.ContainedResource_Observation{Observation: obs}}}},
+	}
+	for _, res := range []proto.Message{obs, bundle} {
+		before := enc.Fallbacks()
+		got, err := enc.Marshal(res, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.marshal(res, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%T:\n got %s\nwant %s", res, got, want)
+		}
+		if enc.Fallbacks()-before != 1 {
+			t.Errorf("%T: fallbacks %d, want 1", res, enc.Fallbacks()-before)
+		}
+		if !bytes.Contains(got, []byte(`"resourceType":"Observation"`)) {
+			t.Errorf("%T: %s has no Observation", res, got)
+		}
 	}
 }

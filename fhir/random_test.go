@@ -12,15 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
-	aepb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/audit_event_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
-	cspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/capability_statement_go_proto"
-	mdpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_dispense_go_proto"
-	mrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_request_go_proto"
-	oopb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/operation_outcome_go_proto"
-	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
-	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
-	sppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/search_parameter_go_proto"
 )
 
 var (
@@ -28,13 +20,13 @@ var (
 	randomCount = flag.Int("fhir.count", 2000, "resources the random-resource property test makes")
 )
 
-// emitted are the resource types the adapter sends, the ones the random test makes.
+// emitted are new messages of the resource types the adapter sends, the ones the random test makes.
 func emitted() []proto.Message {
-	return []proto.Message{
-		&bcrpb.Bundle{}, &mrpb.MedicationRequest{}, &mdpb.MedicationDispense{}, &patpb.Patient{},
-		&orgpb.Organization{}, &oopb.OperationOutcome{}, &cspb.CapabilityStatement{},
-		&sppb.SearchParameter{}, &aepb.AuditEvent{},
+	ms := make([]proto.Message, len(emittedResources))
+	for i, m := range emittedResources {
+		ms[i] = m.ProtoReflect().New().Interface()
 	}
+	return ms
 }
 
 // sharedRandom is the property test's resources, made once for the tests that read them.
