@@ -54,7 +54,12 @@ type Sandbox struct {
 	genCache map[int][]*prescription
 }
 
-const genCacheSize = 4096
+// genCacheSize bounds the generated patients kept for reuse. It only needs to hold the patients of
+// the requests in progress, whose searches, retrieves and item details come together: a flood over
+// thousands of patients comes back to each one long after any affordable cache let it go, and 4,096
+// kept some 100,000 objects alive that the adapter's collector marked on every cycle (in the soak's
+// flood, 10 to 15% fewer requests served than with 256).
+const genCacheSize = 256
 
 // New returns a sandbox.
 func New(o Options) *Sandbox {
