@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -78,7 +80,9 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	if err != nil {
 		return nil, 0, false, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "building request"}
 	}
-	req.Header = headers.Clone()
+	// The attempts of a call share its headers: a RoundTripper must not change a request (otelhttp
+	// clones it before adding traceparent), and nothing here does.
+	req.Header = headers
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -99,7 +103,7 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	}()
 
 	status = resp.StatusCode
-	body, err = io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	body, err = readBody(resp.Body, c.cfg.MaxResponseBytes+1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, status, false, contextError(ctx, interaction)
@@ -185,4 +189,23 @@ func (c *Client) headers(interaction string, who Caller) (http.Header, error) {
 		h.Set("Eps-TraceId", who.TraceID)
 	}
 	return h, nil
+}
+
+// replyBuffers are the buffers replies are read into, pooled: io.ReadAll grows its slice step by
+// step, and the steps of a search's reply were 4% of what a flood of cache misses allocated.
+var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledReply keeps a rare huge reply's buffer out of the pool.
+const maxPooledReply = 1 << 20
+
+// readBody reads at most limit bytes of r and returns exactly what it read, in a slice of its own.
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	buf := replyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(io.LimitReader(r, limit))
+	body := append([]byte{}, buf.Bytes()...)
+	if buf.Cap() <= maxPooledReply {
+		replyBuffers.Put(buf)
+	}
+	return body, err
 }

@@ -165,6 +165,41 @@ func TestClientHeaders(t *testing.T) {
 		})
 	}
 
+	t.Run("every attempt of a retried call carries the same headers", func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []http.Header
+		fixture := readFixture(t, searchFixture)
+		s := newSpine(t, pki, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen = append(seen, r.Header.Clone())
+			n := len(seen)
+			mu.Unlock()
+			if n < 3 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			serve(fixture)(w, r)
+		})
+		c := newTestClient(t, pki, s, nil)
+		who := Caller{UserID: otherUserID, RoleProfileID: otherRoleProfileID, TraceID: "req-1234"}
+		if _, err := c.Search(t.Context(), who, SearchQuery{NHSNumber: searchNHSNumber}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 3 {
+			t.Fatalf("%d attempts, want 3", len(seen))
+		}
+		for i, h := range seen[1:] {
+			if diff := cmp.Diff(seen[0], h); diff != "" {
+				t.Errorf("attempt %d's headers differ from the first's (-first +this):\n%s", i+2, diff)
+			}
+		}
+		if got := seen[2].Values("Spine-UserId"); len(got) != 1 || got[0] != otherUserID {
+			t.Errorf("Spine-UserId = %q on the last attempt", got)
+		}
+	})
+
 	t.Run("a malformed caller identity is refused before Spine is called", func(t *testing.T) {
 		s := newSpine(t, pki, serve(readFixture(t, searchFixture)))
 		c := newTestClient(t, pki, s, nil)
@@ -776,5 +811,27 @@ func TestBackoffStaysWithinItsCeiling(t *testing.T) {
 				t.Fatalf("backoff(1ms, %d) = %v, want within [0, %v]", attempt, got, ceiling)
 			}
 		}
+	}
+}
+
+// TestReadBodyGivesEachReplyItsOwnBytes: replies are read through a pooled buffer, and each must
+// keep its bytes when the next reply is read into the same buffer.
+func TestReadBodyGivesEachReplyItsOwnBytes(t *testing.T) {
+	first, err := readBody(strings.NewReader("first reply"), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := readBody(strings.NewReader("a second, longer reply"), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(first) != "first reply" || string(second) != "a second, longer reply" {
+		t.Errorf("got %q and %q", first, second)
+	}
+	if cut, _ := readBody(strings.NewReader("0123456789"), 4); string(cut) != "0123" {
+		t.Errorf("a reply over the limit read as %q, want its first 4 bytes", cut)
+	}
+	if empty, err := readBody(strings.NewReader(""), 4); err != nil || empty == nil || len(empty) != 0 {
+		t.Errorf("an empty reply read as %#v, %v; want an empty slice", empty, err)
 	}
 }
