@@ -154,7 +154,7 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracker: telemetry: %w", err)
 	}
-	c := &Client{cfg: cfg, hc: instrumentHTTP(hc, cfg.TracerProvider, cfg.MeterProvider), in: in}
+	c := &Client{cfg: cfg, hc: instrumentHTTP(hc, cfg.TracerProvider), in: in}
 	c.limit = newLimiter(cfg.MaxConcurrency, cfg.MaxWaiting, func(ctx context.Context, d int64) { in.active.Add(ctx, d) })
 	if cfg.BreakerFailures > 0 {
 		c.breaker = newBreaker(cfg.BreakerFailures, cfg.BreakerOpenFor, cfg.Logger, func(to string) {

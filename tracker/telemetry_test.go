@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,6 +155,22 @@ func TestTelemetryDescribesCallsWithoutIdentifiers(t *testing.T) {
 			"retrieve/upstream_error/": 1, "search/upstream_error/": 1}
 		if fmt.Sprint(points) != fmt.Sprint(want) {
 			t.Errorf("duration points = %v\nwant %v", points, want)
+		}
+	})
+	t.Run("the client's metrics are its own: otelhttp records none per attempt", func(t *testing.T) {
+		var names []string
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				names = append(names, m.Name)
+			}
+		}
+		for _, n := range names {
+			if !strings.HasPrefix(n, "spine.client.") {
+				t.Errorf("metric %q: only spine.client.* instruments are expected", n)
+			}
+		}
+		if !slices.Contains(names, "spine.client.call.duration") {
+			t.Errorf("metrics %v lack spine.client.call.duration", names)
 		}
 	})
 	t.Run("no identifier appears in any span or metric in any encoding", func(t *testing.T) {
