@@ -80,8 +80,8 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	if err != nil {
 		return nil, 0, false, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "building request"}
 	}
-	// The attempts of a call share its headers: a RoundTripper must not change a request (otelhttp
-	// clones it before adding traceparent), and nothing here does.
+	// The attempts of a call share its headers: a RoundTripper must not change a request, and none
+	// here does (otelhttp would clone it before adding a header, and propagates none to Spine).
 	req.Header = headers
 	resp, err := c.hc.Do(req)
 	if err != nil {
