@@ -127,14 +127,15 @@ func buildPlans() plans {
 	return ps
 }
 
-// emittedNames are the full names of emittedResources.
-var emittedNames = func() map[protoreflect.FullName]bool {
-	names := make(map[protoreflect.FullName]bool, len(emittedResources))
+// isEmitted reports whether name is one of emittedResources.
+func isEmitted(name protoreflect.FullName) bool {
 	for _, m := range emittedResources {
-		names[m.ProtoReflect().Descriptor().FullName()] = true
+		if m.ProtoReflect().Descriptor().FullName() == name {
+			return true
+		}
 	}
-	return names
-}()
+	return false
+}
 
 // notEmitted is the child plan of ContainedResource's fields for the resource types the adapter
 // does not send: writing one fails, and the resource goes to jsonformat.
@@ -178,7 +179,7 @@ func (ps plans) build(d protoreflect.MessageDescriptor) *msgPlan {
 			p.unsupported = true
 			continue
 		}
-		if d.FullName() == containedResource && !emittedNames[f.Message().FullName()] {
+		if d.FullName() == containedResource && !isEmitted(f.Message().FullName()) {
 			fp.child = notEmitted
 		} else {
 			fp.child = ps.build(f.Message())

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
 
@@ -103,7 +102,7 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	}()
 
 	status = resp.StatusCode
-	body, err = readBody(resp.Body, c.cfg.MaxResponseBytes+1)
+	body, err = c.readBody(resp.Body, c.cfg.MaxResponseBytes+1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, status, false, contextError(ctx, interaction)
@@ -191,21 +190,22 @@ func (c *Client) headers(interaction string, who Caller) (http.Header, error) {
 	return h, nil
 }
 
-// replyBuffers are the buffers replies are read into, pooled: io.ReadAll grows its slice step by
-// step, and the steps of a search's reply were 4% of what a flood of cache misses allocated.
-var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // maxPooledReply keeps a rare huge reply's buffer out of the pool.
 const maxPooledReply = 1 << 20
 
-// readBody reads at most limit bytes of r and returns exactly what it read, in a slice of its own.
-func readBody(r io.Reader, limit int64) ([]byte, error) {
-	buf := replyBuffers.Get().(*bytes.Buffer)
+// readBody reads at most limit bytes of r and returns exactly what it read, in a slice of its own. The
+// reply is read into a pooled buffer and copied out: io.ReadAll grows its slice step by step, and the
+// steps of a search's reply were 4% of what a flood of cache misses allocated.
+func (c *Client) readBody(r io.Reader, limit int64) ([]byte, error) {
+	buf, _ := c.replies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
 	buf.Reset()
 	_, err := buf.ReadFrom(io.LimitReader(r, limit))
 	body := append([]byte{}, buf.Bytes()...)
 	if buf.Cap() <= maxPooledReply {
-		replyBuffers.Put(buf)
+		c.replies.Put(buf)
 	}
 	return body, err
 }

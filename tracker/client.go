@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -137,7 +138,8 @@ type Client struct {
 	hc      *http.Client
 	in      *instruments
 	limit   *limiter
-	breaker *breaker // nil when disabled
+	breaker *breaker  // nil when disabled
+	replies sync.Pool // *bytes.Buffer: the buffers replies are read into
 }
 
 // New returns a Client for cfg. hc carries the mutual TLS Spine requires (see NewHTTPClient); it is

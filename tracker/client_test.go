@@ -817,21 +817,22 @@ func TestBackoffStaysWithinItsCeiling(t *testing.T) {
 // TestReadBodyGivesEachReplyItsOwnBytes: replies are read through a pooled buffer, and each must
 // keep its bytes when the next reply is read into the same buffer.
 func TestReadBodyGivesEachReplyItsOwnBytes(t *testing.T) {
-	first, err := readBody(strings.NewReader("first reply"), 1<<10)
+	c := &Client{}
+	first, err := c.readBody(strings.NewReader("first reply"), 1<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := readBody(strings.NewReader("a second, longer reply"), 1<<10)
+	second, err := c.readBody(strings.NewReader("a second, longer reply"), 1<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(first) != "first reply" || string(second) != "a second, longer reply" {
 		t.Errorf("got %q and %q", first, second)
 	}
-	if cut, _ := readBody(strings.NewReader("0123456789"), 4); string(cut) != "0123" {
+	if cut, _ := c.readBody(strings.NewReader("0123456789"), 4); string(cut) != "0123" {
 		t.Errorf("a reply over the limit read as %q, want its first 4 bytes", cut)
 	}
-	if empty, err := readBody(strings.NewReader(""), 4); err != nil || empty == nil || len(empty) != 0 {
+	if empty, err := c.readBody(strings.NewReader(""), 4); err != nil || empty == nil || len(empty) != 0 {
 		t.Errorf("an empty reply read as %#v, %v; want an empty slice", empty, err)
 	}
 }
