@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +34,29 @@ func Negotiate(formatParam, accept string) (ok bool) {
 	return acceptAcceptable(accept)
 }
 
-// NegotiateRequest applies Negotiate to r's _format query parameter and all of its Accept headers.
+// NegotiateRequest applies Negotiate to r's first _format query parameter and all of its Accept
+// headers.
 func NegotiateRequest(r *http.Request) bool {
-	return Negotiate(r.URL.Query().Get("_format"), strings.Join(r.Header.Values("Accept"), ","))
+	return Negotiate(formatParam(r.URL.RawQuery), strings.Join(r.Header.Values("Accept"), ","))
+}
+
+// formatParam is the first _format in a raw query, whose pairs are split at "&" alone: net/url drops
+// every pair holding a ";", and "_format=application/fhir+xml;fhirVersion=4.0" must be refused, not
+// ignored. A value with broken percent-encoding is returned as it is, which no format matches.
+func formatParam(raw string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(k); err != nil || k != "_format" {
+			continue
+		}
+		if u, err := url.QueryUnescape(v); err == nil {
+			return u
+		}
+		return v
+	}
+	return ""
 }
 
 // PrettyRequested reports whether the _pretty parameter asks for indented JSON (_pretty=true).

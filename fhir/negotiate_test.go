@@ -97,6 +97,12 @@ func TestNegotiateRequest(t *testing.T) {
 		{"_format=xml is refused", "/FHIR/R4/metadata?_format=xml", []string{"application/fhir+json"}, false},
 		{"every Accept header counts", "/FHIR/R4/metadata", []string{"application/fhir+xml", "application/fhir+json"}, true},
 		{"Accept headers naming only XML are refused", "/FHIR/R4/metadata", []string{"application/fhir+xml", "application/xml"}, false},
+		// net/url drops a query pair holding a literal ";": the _format must still be read.
+		{"a literal ; in _format does not hide XML", "/FHIR/R4/metadata?_format=application/fhir%2Bxml;fhirVersion=4.0", nil, false},
+		{"a literal ; in _format does not hide another FHIR version", "/FHIR/R4/metadata?_format=json;fhirVersion=3.0", nil, false},
+		{"a literal ; in _format with FHIR 4.0 is accepted", "/FHIR/R4/metadata?_count=1&_format=json;fhirVersion=4.0", nil, true},
+		{"broken percent-encoding in _format is refused", "/FHIR/R4/metadata?_format=json%zz", nil, false},
+		{"the first _format decides", "/FHIR/R4/metadata?_format=xml&_format=json", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
