@@ -1,12 +1,18 @@
 package routes_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nhs-eps/eps-fhir-tracker/cache"
+	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
 
@@ -87,5 +93,136 @@ func TestACachedAnswerSaysItsAge(t *testing.T) {
 	age, err := strconv.Atoi(got.Header.Get("Age"))
 	if err != nil || age < 1 {
 		t.Errorf("Age %q, want at least 1", got.Header.Get("Age"))
+	}
+}
+
+// With answers shared across users, one user's cached answer serves another with its paging links,
+// and those links then work for the other user too; unshared, another user's link is refused.
+func TestPagingLinksOfSharedAnswers(t *testing.T) {
+	path := search(sandbox.PatientManyItems, "_count=2", "_summary=true")
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared %v", shared), func(t *testing.T) {
+			answers, err := cache.NewAnswers(cache.Config{TTL: time.Hour}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := start(t, setup{answers: answers, configure: func(c *routes.Config) { c.ShareAnswersAcrossUsers = shared }})
+			other := "Bearer " + a.tokenFor(t, pharmacist)
+			first := a.get(t, path)
+			next := link(first.JSON, "next")
+			if next == "" {
+				t.Fatal("no next link")
+			}
+			second := a.get(t, next)
+			if second.Status != http.StatusOK {
+				t.Fatalf("the first user's own next link: %d", second.Status)
+			}
+			a.Spine.Sandbox.ResetCalls()
+			mine := a.get(t, path, "Authorization", other)
+			if n := a.Spine.Sandbox.CallCount(""); shared != (n == 0) {
+				t.Fatalf("the other user's search made %d Spine calls", n)
+			}
+			got := a.get(t, link(mine.JSON, "next"), "Authorization", other)
+			if !shared {
+				// Its own answer's link is its own; the first user's is not.
+				if got.Status != http.StatusOK {
+					t.Errorf("the other user's own next link: %d", got.Status)
+				}
+				if theirs := a.get(t, next, "Authorization", other); theirs.Status != http.StatusForbidden {
+					t.Errorf("the first user's next link followed by another: %d, want 403", theirs.Status)
+				}
+				return
+			}
+			if got.Status != http.StatusOK {
+				t.Fatalf("the next link of the other user's (shared) answer: %d %s", got.Status, got.Body)
+			}
+			if !slices.Equal(ids(got.JSON, "match"), ids(second.JSON, "match")) || len(ids(got.JSON, "match")) != 2 {
+				t.Errorf("the other user's second page %v, the first user's %v", ids(got.JSON, "match"), ids(second.JSON, "match"))
+			}
+			if r := a.lastRecord(t); r.UserID != pharmacist || r.Status != http.StatusOK || len(r.PrescriptionIDs) == 0 {
+				t.Errorf("the other user's second page is recorded as %+v", r.Event)
+			}
+		})
+	}
+}
+
+// An answer that is incomplete because a Spine call failed is sent but not kept: asking again once
+// Spine has recovered asks Spine again, and gets the whole answer.
+func TestAnIncompleteAnswerIsNotCached(t *testing.T) {
+	t.Run("a partial result", func(t *testing.T) {
+		answers, err := cache.NewAnswers(cache.Config{TTL: time.Hour}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := start(t, setup{answers: answers, budget: time.Second})
+		path := search(sandbox.PatientManyItems, "_count=60", "_include=MedicationRequest:requester")
+		a.Spine.Sandbox.SetFault(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 300 * time.Millisecond})
+		partial := a.get(t, path)
+		a.Spine.Sandbox.SetFault(sandbox.Fault{})
+		if partial.Status != http.StatusOK || !anyContains(outcomeTexts(partial.JSON), "warning: Partial result") {
+			t.Fatalf("the slow Spine gave no partial result (%d): %v", partial.Status, outcomeTexts(partial.JSON))
+		}
+		a.Spine.Sandbox.ResetCalls()
+		whole := a.get(t, path)
+		if n := a.Spine.Sandbox.CallCount("search"); n != 1 || anyContains(outcomeTexts(whole.JSON), "warning") {
+			t.Errorf("asked again: %d Spine searches, outcomes %v; want 1 and no warning", n, outcomeTexts(whole.JSON))
+		}
+		a.Spine.Sandbox.ResetCalls()
+		if again := a.get(t, path); a.Spine.Sandbox.CallCount("") != 0 || string(again.Body) != string(whole.Body) {
+			t.Errorf("the whole answer was not kept: %d Spine calls", a.Spine.Sandbox.CallCount(""))
+		}
+	})
+
+	t.Run("a read whose item details failed", func(t *testing.T) {
+		answers, err := cache.NewAnswers(cache.Config{TTL: time.Hour}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spine := start(t, setup{})
+		var retrieves atomic.Int32
+		a := start(t, setup{detailed: true, answers: answers, tracker: fakeTracker{search: spine.Client.Search,
+			retrieve: func(ctx context.Context, who tracker.Caller, q tracker.RetrieveQuery) (*tracker.Prescription, error) {
+				retrieves.Add(1)
+				return spine.Client.Retrieve(ctx, who, q)
+			}}})
+		for i := range 2 {
+			got := a.get(t, "/MedicationRequest/"+sandbox.RxAcuteDispensed+"-1-1")
+			if got.Status != http.StatusOK {
+				t.Fatalf("read %d: %d", i, got.Status)
+			}
+		}
+		if n := retrieves.Load(); n != 2 {
+			t.Errorf("two reads with the medication absent because of an error made %d retrieves, want 2", n)
+		}
+	})
+}
+
+// A search that gave no authoredon and one that gave the same window explicitly have the same
+// canonical query, but only the first says the adapter chose the window: each keeps its own answer.
+func TestTheDefaultWindowNoteIsNotShared(t *testing.T) {
+	const note = "No authoredon was given"
+	for _, explicitFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("explicit first %v", explicitFirst), func(t *testing.T) {
+			a := startCached(t)
+			plain := search(sandbox.PatientManyItems)
+			explicit := search(sandbox.PatientManyItems, "authoredon=ge2026-10-26", "authoredon=le2026-11-23")
+			order := []string{plain, explicit}
+			if explicitFirst {
+				order = []string{explicit, plain}
+			}
+			got := map[string]answer{}
+			for _, p := range order {
+				got[p] = a.get(t, p)
+			}
+			if link(got[plain].JSON, "self") != link(got[explicit].JSON, "self") {
+				t.Fatalf("the two searches' windows differ: %s and %s", link(got[plain].JSON, "self"), link(got[explicit].JSON, "self"))
+			}
+			if !anyContains(outcomeTexts(got[plain].JSON), note) {
+				t.Errorf("the search without authoredon lost its note: %v", outcomeTexts(got[plain].JSON))
+			}
+			if anyContains(outcomeTexts(got[explicit].JSON), note) {
+				t.Errorf("the search with authoredon says none was given: %v", outcomeTexts(got[explicit].JSON))
+			}
+		})
 	}
 }

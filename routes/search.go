@@ -35,7 +35,8 @@ type handlers struct {
 func (h *handlers) searchMedicationRequests(c *gin.Context) {
 	ctx := c.Request.Context()
 	id, _ := auth.From(ctx)
-	q, offset, err := h.searchQuery(c, id.UserID)
+	owner := h.pageOwner(id)
+	q, offset, err := h.searchQuery(c, owner)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
@@ -47,19 +48,45 @@ func (h *handlers) searchMedicationRequests(c *gin.Context) {
 	}
 	auditEntryFrom(ctx).setSubject(srch.NHSNumber, nil)
 	who := h.asker(ctx, id)
-	key := h.answerKey(who, "MedicationRequest?", srch.SelfQuery().Encode(), "&_offset=", strconv.Itoa(offset))
+	key := h.answerKey(who, "MedicationRequest?", srch.SelfQuery().Encode(), "&_offset=", strconv.Itoa(offset), windowNote(srch))
 	if h.cached(c, key) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
 	b, f, err := h.svc.search(ctx, who, searchPage{Search: srch, Offset: offset,
-		Token: func(self url.Values, offset int) string { return h.pager.token(self, offset, id.UserID, h.cfg.Now()) }})
+		Token: func(self url.Values, offset int) string { return h.pager.token(self, offset, owner, h.cfg.Now()) }})
 	if err != nil {
 		h.rd.fail(c, err)
 		return
 	}
 	h.answer(c, key, b, f)
+}
+
+// sharedPages is the owner of paging links when answers are shared across users. No user ID is
+// empty, so it names no one user.
+const sharedPages = ""
+
+// pageOwner is whom a search's paging links are bound to: its user, unless answers are shared
+// across users, when one user's cached answer serves another with its links, which must then serve
+// them too. Following a link is a new request, authenticated, checked and audited as its follower's.
+func (h *handlers) pageOwner(id auth.Identity) string {
+	if h.cfg.ShareAnswersAcrossUsers {
+		return sharedPages
+	}
+	return id.UserID
+}
+
+// windowNote tells apart, in a search's answer-cache key, searches that differ only in the note
+// about the authoredon window the adapter supplied: their canonical queries are the same.
+func windowNote(srch *mapping.Search) string {
+	switch {
+	case srch.DefaultWindow:
+		return "\x00window-defaulted"
+	case srch.DefaultedBound:
+		return "\x00bound-defaulted"
+	}
+	return ""
 }
 
 // searchQuery reads a search's query exactly (parseQuery) and, for a paging link, opens its token:
@@ -140,7 +167,8 @@ func (h *handlers) cached(c *gin.Context, key string) bool {
 	return true
 }
 
-// answer renders a resource the service found, and keeps it in the answer cache.
+// answer renders a resource the service found, and keeps it in the answer cache unless it is
+// incomplete because a Spine call failed.
 func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found) {
 	auditEntryFrom(c.Request.Context()).setSubject(f.Patient, f.PrescriptionIDs)
 	b, err := h.rd.marshal(c, res, f.Entries)
@@ -149,7 +177,7 @@ func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found
 		return
 	}
 	etag := ETag(b)
-	if h.answers != nil && key != "" {
+	if h.answers != nil && key != "" && !f.Incomplete {
 		h.answers.Put(key, cache.Answer{Body: b, ETag: etag, Fetched: f.Fetched,
 			PatientNHSNumber: f.Patient, PrescriptionIDs: f.PrescriptionIDs})
 	}

@@ -42,6 +42,10 @@ type found struct {
 	Patient         string    // the NHS number the answer is about ("" when none)
 	PrescriptionIDs []string  // the prescriptions it shows, each once
 	Fetched         time.Time // when Spine gave the oldest data in it
+	// Incomplete says a Spine call behind the answer failed and the answer says so (a warning, or a
+	// medication absent because of an error): it is sent, but not kept in the answer cache, so that
+	// asking again once Spine has recovered asks Spine again.
+	Incomplete bool
 	// Entries are the searchset entries the memo holds marshalled for it.
 	Entries memoEntries
 }
@@ -134,7 +138,9 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 				srcs = append(srcs, mapping.Source{Prescription: &res.Prescriptions[i]})
 			}
 			if srch.Summary && who.Detailed && len(srcs) > 0 {
-				notes = appendNote(notes, s.itemSummary(ctx, who, q, srcs))
+				if note := s.itemSummary(ctx, who, q, srcs); note != nil {
+					notes, f.Incomplete = append(notes, note), true
+				}
 			}
 		}
 		if srch.DefaultWindow {
@@ -289,6 +295,7 @@ func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, 
 		s.logger.WarnContext(ctx, "item details unavailable; medication shown as absent", "err", err,
 			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
 		src.DetailFailed = true
+		f.Incomplete = true
 		return src, nil
 	}
 	f.seen(d.Fetched)
@@ -362,6 +369,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			mu.Lock()
 			defer mu.Unlock()
 			f.seen(mine.Fetched)
+			f.Incomplete = f.Incomplete || mine.Incomplete
 			if err != nil {
 				failed++
 				logFailure(err)
@@ -403,6 +411,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 	}
 	var says []string
 	if failed > 0 {
+		f.Incomplete = true
 		says = append(says, fmt.Sprintf("%d of %d prescriptions could not be retrieved from Spine in time, so their entries are in summary form and the included resources are incomplete.", failed, len(queries)))
 	}
 	if changed > 0 {
