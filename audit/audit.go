@@ -18,10 +18,14 @@ package audit
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is what the caller knows about one request that touched patient data, allowed or refused.
@@ -135,4 +139,42 @@ func (c Config) logger() *slog.Logger {
 		return c.Logger
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// storable returns e with every text as both databases can store it: valid UTF-8 without NUL.
+// PostgreSQL refuses anything else, and failed the whole group commit with it, so one request with a
+// raw 0xFF in its URL (Go's server lets it through) would make every record committed beside it fail.
+// Each offending byte becomes its percent-encoding, which is what it should have been in a URL.
+func (e Event) storable() Event {
+	for _, f := range []*string{&e.RequestID, &e.TraceID, &e.ClientAddr, &e.UserID, &e.RoleProfileID,
+		&e.OrgCode, &e.ClientID, &e.Interaction, &e.ResourceType, &e.Query, &e.PatientNHS, &e.Outcome} {
+		*f = storableText(*f)
+	}
+	cloned := false
+	for i, id := range e.PrescriptionIDs {
+		if s := storableText(id); s != id {
+			if !cloned { // the caller's slice stays as it was
+				e.PrescriptionIDs, cloned = slices.Clone(e.PrescriptionIDs), true
+			}
+			e.PrescriptionIDs[i] = s
+		}
+	}
+	return e
+}
+
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || (r == utf8.RuneError && n == 1) {
+			fmt.Fprintf(&b, "%%%02X", s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

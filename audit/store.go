@@ -154,6 +154,7 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
+	e = e.storable()
 	r := &request{ev: e, done: make(chan error, 1), announced: s.claim(ctx)}
 	select {
 	case s.reqs <- r:

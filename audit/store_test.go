@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -266,6 +267,55 @@ func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
 			if rep := verifyOK(t, s); rep.Chains[0].Records != n {
 				t.Errorf("the chain verifies %d records, want %d", rep.Chains[0].Records, n)
 			}
+		})
+	}
+}
+
+// A request's texts may hold bytes PostgreSQL cannot store as text (a raw 0xFF in a URL, a NUL): they
+// are stored percent-encoded, and the records committed beside them are not failed with them.
+func TestTextsAreStoredAsBothDatabasesCan(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}, CommitDelay: 20 * time.Millisecond})
+			at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+			odd := event("9990000001", "alice\x00", at)
+			odd.Query = "/FHIR/R4/Patient/9990000001?x=\xff&y=é"
+			ids := []string{"24F5DA-A83008-7EFE6Z", "bad\xc3"}
+			odd.PrescriptionIDs = ids
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			for i := range errs {
+				wg.Go(func() {
+					e := event("9990000002", "bob", at.Add(time.Duration(i)*time.Second))
+					if i == 0 {
+						e = odd
+					}
+					errs[i] = s.Record(s.Expect(ctx), e)
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("record %d: %v", i, err)
+				}
+			}
+			if ids[1] != "bad\xc3" {
+				t.Errorf("the caller's prescription IDs were changed: %q", ids)
+			}
+			recs, _, err := s.Search(ctx, Query{PatientNHS: "9990000001"})
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			got := recs[0].Event
+			if got.Query != "/FHIR/R4/Patient/9990000001?x=%FF&y=é" || got.UserID != "alice%00" ||
+				!slices.Equal(got.PrescriptionIDs, []string{"24F5DA-A83008-7EFE6Z", "bad%C3"}) {
+				t.Errorf("stored %q, %q, %q", got.Query, got.UserID, got.PrescriptionIDs)
+			}
+			if _, total, _ := s.Search(ctx, Query{PatientNHS: "9990000002"}); total != len(errs)-1 {
+				t.Errorf("%d records committed beside it, want %d", total, len(errs)-1)
+			}
+			verifyOK(t, s)
 		})
 	}
 }
