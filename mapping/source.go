@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -73,14 +74,14 @@ func newView(src Source) (*view, error) {
 		return nil, fmt.Errorf("mapping: no prescription")
 	}
 	if !tracker.ValidPrescriptionID(p.ID) {
-		return nil, fmt.Errorf("mapping: invalid prescription ID %q", p.ID)
+		return nil, errors.New("mapping: invalid prescription ID")
 	}
 	if !tracker.ValidNHSNumber(p.PatientNHSNumber) {
-		return nil, fmt.Errorf("mapping: prescription %s: the patient's NHS number fails its check", p.ID)
+		return nil, errors.New("mapping: the patient's NHS number fails its check")
 	}
 	th, err := therapyOf(p.TreatmentType)
 	if err != nil {
-		return nil, fmt.Errorf("%w (prescription %s)", err, p.ID)
+		return nil, err
 	}
 	v := &view{p: p, full: src.Full, therapy: th, detail: src.Detail, summary: src.Summary,
 		detailFailed: src.DetailFailed, issueDate: src.IssueDate}
@@ -90,29 +91,29 @@ func newView(src Source) (*view, error) {
 		v.issue = p.Issue(src.IssueNumber)
 	}
 	if v.issue == nil {
-		return nil, fmt.Errorf("mapping: prescription %s has no issue %d", p.ID, src.IssueNumber)
+		return nil, fmt.Errorf("mapping: the prescription has no issue %d", src.IssueNumber)
 	}
 	if v.businessStatus, err = businessStatusExtension(v.issue.Status); err != nil {
-		return nil, fmt.Errorf("%w (prescription %s issue %d)", err, p.ID, v.issue.Number)
+		return nil, fmt.Errorf("%w (issue %d)", err, v.issue.Number)
 	}
 	if v.issue.Number < 1 || v.issue.Number > maxNumber {
-		return nil, fmt.Errorf("mapping: prescription %s: issue number %d out of range", p.ID, v.issue.Number)
+		return nil, fmt.Errorf("mapping: issue number %d out of range", v.issue.Number)
 	}
 	last := 0
 	for _, li := range v.issue.LineItems {
 		if li.Ordinal <= last {
-			return nil, fmt.Errorf("mapping: prescription %s issue %d: line items out of order", p.ID, v.issue.Number)
+			return nil, fmt.Errorf("mapping: issue %d: line items out of order", v.issue.Number)
 		}
 		last = li.Ordinal
 		// With a valid prescription ID and both numbers in range, the resource ids are valid.
 		if li.Ordinal > maxNumber {
-			return nil, fmt.Errorf("mapping: prescription %s: issue %d line %d has no id", p.ID, v.issue.Number, li.Ordinal)
+			return nil, fmt.Errorf("mapping: issue %d line %d has no id", v.issue.Number, li.Ordinal)
 		}
 		if _, err := RequestStatusOf(li.Status); err != nil {
-			return nil, fmt.Errorf("%w (prescription %s issue %d line %d)", err, p.ID, v.issue.Number, li.Ordinal)
+			return nil, fmt.Errorf("%w (issue %d line %d)", err, v.issue.Number, li.Ordinal)
 		}
 		if li.ID != "" && !tracker.ValidLineItemID(li.ID) {
-			return nil, fmt.Errorf("mapping: prescription %s: invalid line-item ID %q", p.ID, li.ID)
+			return nil, fmt.Errorf("mapping: issue %d line %d: invalid line-item ID", v.issue.Number, li.Ordinal)
 		}
 	}
 	if err := v.check111(); err != nil {
@@ -120,7 +121,7 @@ func newView(src Source) (*view, error) {
 	}
 	for _, org := range []tracker.Organisation{v.prescriber(), v.nominatedDispenser(), v.dispenser()} {
 		if org.ODS != "" && !odsCode.MatchString(org.ODS) {
-			return nil, fmt.Errorf("mapping: prescription %s: invalid ODS code %q", p.ID, org.ODS)
+			return nil, fmt.Errorf("mapping: invalid ODS code %q", org.ODS)
 		}
 	}
 	v.meta = v.newMeta()
@@ -136,36 +137,36 @@ func newView(src Source) (*view, error) {
 func (v *view) check111() error {
 	if d := v.detail; d != nil {
 		if !strings.EqualFold(d.ID, v.p.ID) {
-			return fmt.Errorf("mapping: 111 details of %s joined to prescription %s", d.ID, v.p.ID)
+			return errors.New("mapping: 111 details of another prescription joined to this one")
 		}
 		if d.Status != "" && !d.Status.Valid() {
-			return fmt.Errorf("mapping: prescription %s: unknown 111 prescription status %q", d.ID, d.Status)
+			return fmt.Errorf("mapping: unknown 111 prescription status %q", d.Status)
 		}
 		if d.TreatmentType != "" && !d.TreatmentType.Valid() {
-			return fmt.Errorf("mapping: prescription %s: unknown 111 treatment type %q", d.ID, d.TreatmentType)
+			return fmt.Errorf("mapping: unknown 111 treatment type %q", d.TreatmentType)
 		}
 		for _, it := range d.Items {
 			if it.Status != "" && !it.Status.Valid() {
-				return fmt.Errorf("mapping: prescription %s: unknown 111 item status %q", d.ID, it.Status)
+				return fmt.Errorf("mapping: unknown 111 item status %q", it.Status)
 			}
 			if it.Code != "" && !snomedID.MatchString(it.Code) {
-				return fmt.Errorf("mapping: prescription %s line item %s: %q is not a dm+d code", d.ID, it.LineItemID, it.Code)
+				return errors.New("mapping: 111 item details: a code is not a dm+d code")
 			}
 			if it.Quantity != "" && !fhirDecimal.MatchString(it.Quantity) {
-				return fmt.Errorf("mapping: prescription %s line item %s: quantity %q is not a number", d.ID, it.LineItemID, it.Quantity)
+				return errors.New("mapping: 111 item details: a quantity is not a number")
 			}
 		}
 		v.detailIssue = d.CurrentIssue == 0 || d.CurrentIssue == v.issue.Number
 	}
 	if s := v.summary; s != nil {
 		if !strings.EqualFold(s.ID, v.p.ID) {
-			return fmt.Errorf("mapping: 111 summary of %s joined to prescription %s", s.ID, v.p.ID)
+			return errors.New("mapping: 111 summary of another prescription joined to this one")
 		}
 		if s.Status != "" && !s.Status.Valid() {
-			return fmt.Errorf("mapping: prescription %s: unknown 111 prescription status %q", s.ID, s.Status)
+			return fmt.Errorf("mapping: unknown 111 prescription status %q", s.Status)
 		}
 		if s.TreatmentType != "" && !s.TreatmentType.Valid() {
-			return fmt.Errorf("mapping: prescription %s: unknown 111 treatment type %q", s.ID, s.TreatmentType)
+			return fmt.Errorf("mapping: unknown 111 treatment type %q", s.TreatmentType)
 		}
 	}
 	return nil

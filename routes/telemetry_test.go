@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
 
@@ -211,5 +213,51 @@ func TestACallerThatHangsUpDoesNotFailTheOthers(t *testing.T) {
 	lookup, ok := named(spansOfTrace(a.Spans.GetSpans(), parts[1]), "cache.Search")
 	if !ok || attr(lookup, "cache.result") != "coalesced" {
 		t.Errorf("the second request's cache span: %v, result %q, want coalesced", ok, attr(lookup, "cache.result"))
+	}
+}
+
+// TestUnmappableSpineDataIsLoggedWithoutIdentifiers: a Spine reply the mapping cannot map is an
+// upstream fault (a 502 for a read, a partial result for a search's fan-out), and its error is
+// logged with the offending code but without the prescription or the patient it came from.
+func TestUnmappableSpineDataIsLoggedWithoutIdentifiers(t *testing.T) {
+	spine := start(t, setup{})
+	a := start(t, setup{traced: true, tracker: fakeTracker{search: spine.Client.Search,
+		retrieve: func(ctx context.Context, who tracker.Caller, q tracker.RetrieveQuery) (*tracker.Prescription, error) {
+			p, err := spine.Client.Retrieve(ctx, who, q)
+			if err != nil {
+				return nil, err
+			}
+			spoilt := *p
+			spoilt.Issues = slices.Clone(p.Issues)
+			for i := range spoilt.Issues {
+				spoilt.Issues[i].LineItems = slices.Clone(p.Issues[i].LineItems)
+				for j := range spoilt.Issues[i].LineItems {
+					spoilt.Issues[i].LineItems[j].Status = "0099" // no line-item status Spine documents
+				}
+			}
+			return &spoilt, nil
+		}}})
+	if got := a.get(t, "/MedicationRequest/"+sandbox.RxAcuteDispensed+"-1-1"); got.Status != http.StatusBadGateway {
+		t.Errorf("read of unmappable data: %d, want 502", got.Status)
+	}
+	// One match, so one retrieve: concurrent ones may leave a connection to the first sandbox
+	// unused, which its shutdown then waits five seconds for.
+	found := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_count=1"))
+	if found.Status != http.StatusOK || !anyContains(outcomeTexts(found.JSON), "warning: Partial result") {
+		t.Errorf("search whose full forms are unmappable: %d %v, want a partial result", found.Status, outcomeTexts(found.JSON))
+	}
+	logs := a.Logs.String()
+	if strings.Count(logs, `unknown line-item status \"0099\"`) < 2 {
+		t.Fatalf("the unmappable data's errors were not logged, the test proves nothing:\n%s", logs)
+	}
+	idents := []string{sandbox.RxAcuteDispensed, sandbox.PatientAcuteAndRepeat}
+	for _, id := range ids(found.JSON, "match") {
+		parts := strings.Split(strings.TrimPrefix(id, "MedicationRequest/"), "-") // id-issue-line
+		idents = append(idents, strings.Join(parts[:len(parts)-2], "-"))
+	}
+	for _, id := range idents {
+		if strings.Contains(logs, id) {
+			t.Errorf("%q is in the logs", id)
+		}
 	}
 }
