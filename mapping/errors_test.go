@@ -23,9 +23,9 @@ func TestErrorsNameNoIdentifier(t *testing.T) {
 		t.Fatal("the fixture has no 111 details or no line items: the test proves little")
 	}
 	for name, spoil := range map[string]func(*tracker.Prescription, *Source){
-		"unknown line-item status":   func(p *tracker.Prescription, _ *Source) { p.Issues[0].LineItems[0].Status = "0099" },
+		"unknown line-item status":    func(p *tracker.Prescription, _ *Source) { p.Issues[0].LineItems[0].Status = "0099" },
 		"unknown prescription status": func(p *tracker.Prescription, _ *Source) { p.Issues[0].Status = "0099" },
-		"unknown treatment type":     func(p *tracker.Prescription, _ *Source) { p.TreatmentType = "0099" },
+		"unknown treatment type":      func(p *tracker.Prescription, _ *Source) { p.TreatmentType = "0099" },
 		"line items out of order": func(p *tracker.Prescription, _ *Source) {
 			p.Issues[0].LineItems = append(p.Issues[0].LineItems, p.Issues[0].LineItems[0])
 		},
