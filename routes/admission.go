@@ -78,8 +78,8 @@ func (a *admission) queue(c *gin.Context) bool {
 		return true
 	case <-t.C:
 		a.refuse(c)
-	case <-c.Request.Context().Done(): // the client has gone: nobody to answer
-		c.AbortWithStatus(statusClientClosedRequest)
+	case <-c.Request.Context().Done(): // the client has gone: nobody to answer, but the trail says so
+		a.rd.gone(c)
 	}
 	return false
 }

@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -83,8 +84,14 @@ func (e *auditEntry) skip() {
 	e.done, e.skipped = true, true
 }
 
+// commitWait bounds how long a request waits for its audit record to be committed.
+const commitWait = 10 * time.Second
+
 // commit writes the record once, with the answer's status and OperationOutcome code. An error means
 // the record is not durable and the answer must not be sent.
+//
+// It is written even when the client has gone (ctx cancelled): Spine may have been asked in the
+// user's name already, and the trail must say so. Only commitWait bounds it.
 func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome string) error {
 	if e == nil || a == nil {
 		return nil
@@ -98,6 +105,8 @@ func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome 
 	ev := e.event
 	e.mu.Unlock()
 	ev.Status, ev.Outcome = status, outcome // the store stamps the time
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait)
+	defer cancel()
 	return a.Record(ctx, ev)
 }
 

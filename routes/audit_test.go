@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/routes"
@@ -231,4 +232,72 @@ func TestEveryAuditedRequestAnnouncesItsRecord(t *testing.T) {
 	if n := a.Audit.Stats().Announced; n != 0 {
 		t.Errorf("%d records still announced after every request ended, want 0", n)
 	}
+}
+
+// A client that hangs up while Spine is being asked in its user's name still leaves its record; so
+// does one that hangs up while it waits for admission, before anything was asked of anyone.
+func TestAClientThatHangsUpIsStillAudited(t *testing.T) {
+	hangUp := func(t *testing.T, a *adapter, path string, after time.Duration) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), after)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			t.Fatalf("%s answered %d before the client hung up: the test proves nothing", path, res.StatusCode)
+		}
+	}
+	// records waits for the trail to hold n records after before: the handler goes on after the
+	// client has gone, and commits when it notices.
+	records := func(t *testing.T, a *adapter, before, n int) []audit.Record {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			recs := a.auditRecords(t)[before:]
+			if len(recs) >= n || time.Now().After(deadline) {
+				return recs
+			}
+		}
+	}
+
+	t.Run("during the Spine call", func(t *testing.T) {
+		a := start(t, setup{})
+		before := len(a.auditRecords(t))
+		const n = 6 // without the fix, each had an even chance of a record
+		for range n {
+			hangUp(t, a, search(sandbox.PatientFaultLatency), 150*time.Millisecond) // Spine answers after a second
+		}
+		recs := records(t, a, before, n)
+		if len(recs) != n || a.Spine.Sandbox.CallCount("search") < n {
+			t.Fatalf("%d Spine searches, %d records, want %d of each", a.Spine.Sandbox.CallCount("search"), len(recs), n)
+		}
+		for _, r := range recs {
+			if r.PatientNHS != sandbox.PatientFaultLatency || r.UserID != prescriber || r.Status != 499 {
+				t.Errorf("record %+v, want the patient, the user and 499", r.Event)
+			}
+		}
+	})
+
+	t.Run("waiting for admission", func(t *testing.T) {
+		a := start(t, setup{budget: 20 * time.Second, configure: func(c *routes.Config) { c.MaxActive = 1 }})
+		busy := make(chan struct{})
+		go func() { // holds the one slot for about a second
+			defer close(busy)
+			req, _ := http.NewRequest(http.MethodGet, a.URL+search(sandbox.PatientFaultLatency), nil)
+			req.Header.Set("Authorization", "Bearer "+a.Token)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}()
+		for a.Spine.Sandbox.CallCount("search") == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		before := len(a.auditRecords(t))
+		hangUp(t, a, "/Patient/"+sandbox.PatientAcuteAndRepeat, 200*time.Millisecond)
+		recs := records(t, a, before, 1)
+		<-busy
+		if len(recs) == 0 || recs[0].ResourceType != "Patient" || recs[0].Status != 499 || recs[0].UserID != prescriber {
+			t.Fatalf("records after the queued request's client hung up: %+v", recs)
+		}
+	})
 }

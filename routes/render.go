@@ -160,6 +160,16 @@ func (rd *renderer) outcome(c *gin.Context, status int, issues ...fhir.Issue) {
 	rd.write(c, status, body{JSON: b, outcome: code})
 }
 
+// gone ends a request whose client went away before anything was asked of anyone: nothing is
+// written to it, but its audit record is committed like any other answer's.
+func (rd *renderer) gone(c *gin.Context) {
+	ctx := c.Request.Context()
+	if err := auditEntryFrom(ctx).commit(ctx, rd.audit, statusClientClosedRequest, "timeout"); err != nil {
+		rd.logger.ErrorContext(ctx, "audit record not committed", "err", err, "request_id", idsFrom(ctx).RequestID)
+	}
+	c.AbortWithStatus(statusClientClosedRequest)
+}
+
 // unaudited writes an OperationOutcome without touching the audit trail: for when the trail itself
 // has failed. It carries no patient data.
 func (rd *renderer) unaudited(c *gin.Context, status int, issue fhir.Issue) {
