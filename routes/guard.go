@@ -79,8 +79,9 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 					Description: "The bearer token could not be verified."}
 			}
 			// A failed authentication costs an audit write: bound them per client address, so that
-			// a flood without tokens cannot become a flood of audit records.
-			if ae.Status == http.StatusUnauthorized && !g.unauthLimit.allow(clientAddress(c)) {
+			// a flood without a verified user (no token, a bad one, a malformed header) cannot become
+			// a flood of audit records. A verified user refused by RBAC is the client limit's.
+			if id.UserID == "" && !g.unauthLimit.allow(clientAddress(c)) {
 				auditEntryFrom(ctx).skip() // refused before anything was attempted
 				g.rd.throttled(c, g.unauthLimit.retryAfter())
 				c.Abort()

@@ -82,31 +82,43 @@ func TestPerClientRateLimit(t *testing.T) {
 }
 
 func TestATokenlessFloodIsLimitedBeforeItBecomesAuditWrites(t *testing.T) {
-	a := start(t, setup{configure: func(c *routes.Config) { c.UnauthenticatedLimit = routes.Rate{PerSecond: 0.1, Burst: 3} }})
-	path := search(sandbox.PatientAcuteAndRepeat)
-	before := len(a.auditRecords(t))
-	var mu sync.Mutex
-	counts := map[int]int{}
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got := a.get(t, path, "Authorization", "")
-			mu.Lock()
-			counts[got.Status]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 17 {
-		t.Errorf("statuses %v, want 3 401s and 17 429s", counts)
-	}
-	if written := len(a.auditRecords(t)) - before; written != 3 {
-		t.Errorf("%d audit records for the flood, want 3 (the 401s)", written)
-	}
-	if got := a.get(t, path); got.Status != http.StatusOK {
-		t.Errorf("an authenticated user from the same address: %d", got.Status)
+	// Every way of failing to authenticate counts: no token, a malformed header (a 400), a bad token.
+	for _, tc := range []struct {
+		name, authorization string
+		status              int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"a malformed Authorization header", "Bearer x y", http.StatusBadRequest},
+		{"a token that does not verify", "Bearer not.a.jwt", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := start(t, setup{configure: func(c *routes.Config) { c.UnauthenticatedLimit = routes.Rate{PerSecond: 0.1, Burst: 3} }})
+			path := search(sandbox.PatientAcuteAndRepeat)
+			before := len(a.auditRecords(t))
+			var mu sync.Mutex
+			counts := map[int]int{}
+			var wg sync.WaitGroup
+			for i := 0; i < 20; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got := a.get(t, path, "Authorization", tc.authorization)
+					mu.Lock()
+					counts[got.Status]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if counts[tc.status] != 3 || counts[http.StatusTooManyRequests] != 17 {
+				t.Errorf("statuses %v, want 3 %ds and 17 429s", counts, tc.status)
+			}
+			if written := len(a.auditRecords(t)) - before; written != 3 {
+				t.Errorf("%d audit records for the flood, want 3 (the %ds)", written, tc.status)
+			}
+			if got := a.get(t, path); got.Status != http.StatusOK {
+				t.Errorf("an authenticated user from the same address: %d", got.Status)
+			}
+		})
 	}
 }
 
