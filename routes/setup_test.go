@@ -144,7 +144,11 @@ func start(t testing.TB, s setup) *adapter {
 		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(metrics))
 		tcfg.TracerProvider, tcfg.MeterProvider = tp, mp
 	}
-	client, err := tracker.New(tcfg, tracker.NewHTTPClient(tlsConfig))
+	hc := tracker.NewHTTPClient(tlsConfig)
+	// Before the sandbox shuts down (cleanups run last first): a connection a concurrent fan-out
+	// dialled but never used is new to the sandbox's server, whose Shutdown waits five seconds for it.
+	t.Cleanup(hc.CloseIdleConnections)
+	client, err := tracker.New(tcfg, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
