@@ -103,6 +103,25 @@ func sqliteName(dsn string, busy time.Duration) (string, error) {
 	return base + "?" + v.Encode(), nil
 }
 
+// syncsEveryCommit refuses an SQLite database whose connections would not sync each commit. A DSN
+// may carry pragmas of its own, and modernc applies an operator's synchronous after sqliteName's, so
+// without this check "?_pragma=synchronous(OFF)" would quietly let Record return before its record
+// is on disk.
+func syncsEveryCommit(ctx context.Context, db *sql.DB) error {
+	var mode string
+	var sync int
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return fmt.Errorf("audit: sqlite: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		return fmt.Errorf("audit: sqlite: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") || sync < 2 { // 2 is FULL, 3 EXTRA
+		return fmt.Errorf("audit: sqlite: the DSN leaves journal_mode %s and synchronous %d; the trail needs WAL with synchronous FULL (2) or EXTRA (3), so that every committed record is on disk: remove the DSN's own journal_mode or synchronous", mode, sync)
+	}
+	return nil
+}
+
 // schema is idempotent. There is no UPDATE anywhere in this package: records are appended, and
 // retention deletes whole records from the start of a chain.
 var schema = []string{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,4 +90,32 @@ func recordThenHang(dsn, keySpec string) {
 	}
 	fmt.Println("recorded")
 	select {}
+}
+
+// A DSN whose own pragmas would stop every commit being synced is refused: modernc applies them after
+// the store's, so they would otherwise win without a word.
+func TestADSNCannotWeakenDurability(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		query string
+		ok    bool
+	}{
+		{"", true},
+		{"?_pragma=synchronous(EXTRA)", true},
+		{"?_pragma=synchronous(NORMAL)", false},
+		{"?_pragma=synchronous(OFF)", false},
+		{"?_pragma=journal_mode(DELETE)", true}, // the store's WAL is applied after it: WAL stays
+		{"?_synchronous=OFF", false},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			dsn := "file:" + filepath.Join(t.TempDir(), "audit.db") + tc.query
+			s, err := Open(ctx, Config{DSN: dsn, Keys: []Key{newKey(t, "k1")}})
+			if s != nil {
+				s.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("Open(%s): %v", tc.query, err)
+			}
+		})
+	}
 }

@@ -119,6 +119,12 @@ func openStore(ctx context.Context, c Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("audit: %s: %w", d, err)
 	}
+	if d == sqliteDB {
+		if err := syncsEveryCommit(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return &Store{db: db, dialect: d, keys: newKeyring(c.Keys), log: c.logger(), now: time.Now}, nil
 }
 
