@@ -3,7 +3,9 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,15 +19,27 @@ import (
 //     for a range;
 //   - _count: page size, 1 to MaxCount.
 //
-// Other parameters (_format, _pretty, paging tokens) are the caller's. All problems are returned
-// joined, each naming its parameter.
-func ParseQuery(v url.Values) (Query, error) {
+// _format, _pretty and _page are the caller's. A modifier on any of these (patient:identifier) is
+// an error, as FHIR's search says; any other parameter is an error when strict (the client's Prefer:
+// handling=strict), and otherwise ignored, as FHIR's lenient handling allows: the caller's self link
+// shows only what was applied. All problems are returned joined, each naming its parameter.
+func ParseQuery(v url.Values, strict bool) (Query, error) {
 	var (
 		q    Query
 		errs []error
 	)
 	fail := func(param, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{param}, a...)...))
+	}
+	for _, key := range slices.Sorted(maps.Keys(v)) {
+		base, modifier, _ := strings.Cut(key, ":")
+		switch {
+		case callersParam(key):
+		case queryParam(base) && modifier != "":
+			fail(key, "the modifier :%s is not supported on AuditEvent searches: nothing was searched (use %s=)", modifier, base)
+		case !queryParam(base) && strict:
+			fail(key, "not a search parameter of AuditEvent here (patient, agent, date and _count are): nothing was searched")
+		}
 	}
 	if ps := v["patient"]; len(ps) > 0 {
 		nhs, ok := patientNHS(ps[len(ps)-1])
@@ -81,6 +95,24 @@ func ParseQuery(v url.Values) (Query, error) {
 		return Query{}, err
 	}
 	return q, nil
+}
+
+// queryParam reports whether ParseQuery reads a parameter, callersParam whether it leaves it to
+// its caller.
+func queryParam(name string) bool {
+	switch name {
+	case "patient", "agent", "date", "_count":
+		return true
+	}
+	return false
+}
+
+func callersParam(name string) bool {
+	switch name {
+	case "_format", "_pretty", "_page":
+		return true
+	}
+	return false
 }
 
 // patientNHS accepts the forms a client may use to name a patient by NHS number.

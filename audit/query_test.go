@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -25,13 +26,14 @@ func TestParseQuery(t *testing.T) {
 		{"a dateTime with an offset is read in UTC", "date=ge2026-11-03T10:00:00%2B01:00",
 			Query{Since: time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)}},
 		{"_count sets the page size", "_count=20&_format=json", Query{Count: 20}},
+		{"an unknown parameter is ignored when lenient", "agent=555021935107&subtype=read", Query{Agent: "555021935107"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := url.ParseQuery(tc.raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := ParseQuery(v)
+			got, err := ParseQuery(v, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,19 +42,53 @@ func TestParseQuery(t *testing.T) {
 			}
 		})
 	}
-	for _, tc := range []struct{ name, raw string }{
-		{"a patient that is not an NHS number is refused", "patient=Patient/abc"},
-		{"two patients are refused", "patient=9990000001&patient=9990000002"},
-		{"an empty agent is refused", "agent="},
-		{"a date that is not a date is refused", "date=yesterday"},
-		{"an unsupported prefix is refused", "date=ap2026-11-03"},
-		{"a zero _count is refused", "_count=0"},
-		{"a _count over the maximum is refused", "_count=100000"},
+	for _, tc := range []struct {
+		name, raw string
+		strict    bool
+	}{
+		{"a patient that is not an NHS number is refused", "patient=Patient/abc", false},
+		{"two patients are refused", "patient=9990000001&patient=9990000002", false},
+		{"an empty agent is refused", "agent=", false},
+		{"a date that is not a date is refused", "date=yesterday", false},
+		{"an unsupported prefix is refused", "date=ap2026-11-03", false},
+		{"a zero _count is refused", "_count=0", false},
+		{"a _count over the maximum is refused", "_count=100000", false},
+		// A modifier is never ignored: patient:identifier must not become a search of every patient.
+		{"a modifier on a known parameter is refused", "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000001", false},
+		{"a modifier on date is refused", "agent=555021935107&date:missing=true", false},
+		{"an unknown parameter is refused when strict", "agent=555021935107&subtype=read", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, _ := url.ParseQuery(tc.raw)
-			if q, err := ParseQuery(v); err == nil {
+			if q, err := ParseQuery(v, tc.strict); err == nil {
 				t.Errorf("ParseQuery(%s) = %+v, want an error", tc.raw, q)
+			}
+		})
+	}
+}
+
+// Dates far outside the years a record can have (1678 to 2262, what at_ns holds) still bound a
+// search the way they say: they do not wrap round into the trail's years.
+func TestFarDatesBoundAsTheySay(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}})
+			if err := s.Record(ctx, event("9990000001", "alice", time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			for raw, want := range map[string]int{
+				"date=ge1600": 1, "date=lt2300": 1, "date=le9999-12-31": 1, "date=ge2000-01-01": 1,
+				"date=lt1500": 0, "date=ge2300": 0, "date=eq1500": 0, "date=eq9999": 0,
+			} {
+				v, _ := url.ParseQuery(raw + "&patient=9990000001")
+				q, err := ParseQuery(v, true)
+				if err != nil {
+					t.Fatalf("%s: %v", raw, err)
+				}
+				if _, total, err := s.Search(ctx, q); err != nil || total != want {
+					t.Errorf("%s: %d records (%v), want %d", raw, total, err, want)
+				}
 			}
 		})
 	}

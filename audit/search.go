@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -44,10 +45,10 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Record, int, error) {
 		add("user_id = ?", q.Agent)
 	}
 	if !q.Since.IsZero() {
-		add("at_ns >= ?", q.Since.UnixNano())
+		add("at_ns >= ?", unixNano(q.Since))
 	}
 	if !q.Until.IsZero() {
-		add("at_ns < ?", q.Until.UnixNano())
+		add("at_ns < ?", unixNano(q.Until))
 	}
 	cond := strings.Join(where, " AND ")
 
@@ -84,4 +85,17 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Record, int, error) {
 		return nil, 0, fmt.Errorf("audit: search: %w", err)
 	}
 	return recs, total, nil
+}
+
+// unixNano is t in the nanoseconds at_ns holds, clamped to the years they can hold (1678 to 2262):
+// time.UnixNano is undefined outside them, and "date=lt2300" wrapped round to a bound before any
+// record. Every record's time is inside them, so the clamped bound selects the same records.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }

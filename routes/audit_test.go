@@ -177,6 +177,24 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 	if got := a.get(t, "/AuditEvent?date=ge2000-01-01&_count=1", "Authorization", audTok); link(got.JSON, "next") == "" {
 		t.Errorf("no next link over a trail of several records")
 	}
+	// No filter is dropped without a word: a modifier is a 400, and so is an unknown parameter when
+	// the client asks for strict handling; lenient, the self link shows it was not applied.
+	for query, want := range map[string]int{
+		"patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C" + nhs: http.StatusBadRequest,
+		"date=ge2000-01-01&subtype=read":                                http.StatusOK,
+	} {
+		got := a.get(t, "/AuditEvent?"+query, "Authorization", audTok)
+		if got.Status != want {
+			t.Errorf("%s: %d, want %d", query, got.Status, want)
+		}
+		if want == http.StatusOK && strings.Contains(link(got.JSON, "self"), "subtype") {
+			t.Errorf("%s: the self link %s shows a parameter that was not applied", query, link(got.JSON, "self"))
+		}
+		strict := a.get(t, "/AuditEvent?"+query, "Authorization", audTok, "Prefer", "handling=strict")
+		if strict.Status != http.StatusBadRequest {
+			t.Errorf("%s with Prefer: handling=strict: %d, want 400", query, strict.Status)
+		}
+	}
 }
 
 // jsonText is a resource as JSON text, for substring checks.

@@ -28,7 +28,7 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 		h.rd.fail(c, err)
 		return
 	}
-	aq, self, err := parseAuditQuery(q)
+	aq, self, err := parseAuditQuery(q, strictHandling(c.GetHeader("Prefer")))
 	if err != nil {
 		h.rd.fail(c, err)
 		return
@@ -77,8 +77,8 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 
 // parseAuditQuery reads the AuditEvent search parameters (audit.ParseQuery), as ParamErrors naming
 // each bad parameter, and returns the canonical query for the links.
-func parseAuditQuery(q url.Values) (audit.Query, url.Values, error) {
-	aq, err := audit.ParseQuery(q)
+func parseAuditQuery(q url.Values, strict bool) (audit.Query, url.Values, error) {
+	aq, err := audit.ParseQuery(q, strict)
 	if err != nil {
 		var errs []error
 		for _, line := range strings.Split(err.Error(), "\n") {
