@@ -78,6 +78,17 @@ func TestARepeatedRequestIsAnsweredFromTheAnswerCache(t *testing.T) {
 		if n := a.Spine.Sandbox.CallCount(""); n != 0 || got.Status != http.StatusOK || len(got.Body) <= len(first.Body) {
 			t.Errorf("pretty: %d calls, status %d, %d bytes", n, got.Status, len(got.Body))
 		}
+		// Other bytes, another strong ETag: neither form's tag revalidates the other.
+		tag := got.Header.Get("ETag")
+		if tag == "" || tag == first.Header.Get("ETag") {
+			t.Errorf("pretty ETag %q, compact %q", tag, first.Header.Get("ETag"))
+		}
+		if again := a.get(t, path+"&_pretty=true", "If-None-Match", tag); again.Status != http.StatusNotModified {
+			t.Errorf("pretty revalidated with its own ETag: %d", again.Status)
+		}
+		if cross := a.get(t, path+"&_pretty=true", "If-None-Match", first.Header.Get("ETag")); cross.Status != http.StatusOK {
+			t.Errorf("pretty revalidated with the compact form's ETag: %d, want 200", cross.Status)
+		}
 	})
 }
 

@@ -76,11 +76,15 @@ func (rd *renderer) bytes(c *gin.Context, status int, b []byte) {
 // Spine data says its age.
 func (rd *renderer) write(c *gin.Context, status int, b body) {
 	h := c.Writer.Header()
+	pretty := fhir.PrettyRequested(c.Query("_pretty"))
 	etag := ""
 	if status == http.StatusOK {
 		etag = b.ETag
 		if etag == "" {
 			etag = ETag(b.JSON)
+		}
+		if pretty { // other bytes, so another strong validator (RFC 9110 8.8.1)
+			etag = strings.TrimSuffix(etag, `"`) + `.pretty"`
 		}
 		if etagMatches(c.GetHeader("If-None-Match"), etag) {
 			status = http.StatusNotModified
@@ -110,7 +114,7 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 		return
 	}
 	out := b.JSON
-	if fhir.PrettyRequested(c.Query("_pretty")) {
+	if pretty {
 		if pretty, err := rd.enc.Pretty(out); err == nil {
 			out = pretty
 		}
