@@ -85,7 +85,8 @@ func decodeEnvelope(interaction string, data []byte) (*envelope, error) {
 		// uses has surrounding space, so accepting it for a body key cannot misread a reply.
 		key := strings.TrimSpace(k)
 		if seen[key] {
-			return nil, malformed(interaction, fmt.Errorf("key %q appears twice", key))
+			// Not named: the 111 details page keys its body by prescription ID.
+			return nil, malformed(interaction, errors.New("a key appears twice"))
 		}
 		seen[key] = true
 		if i := slices.IndexFunc(envelopeKeys, func(e string) bool { return strings.EqualFold(e, key) }); i >= 0 && k != envelopeKeys[i] {
@@ -158,5 +159,33 @@ func isEmptyObject(raw jsontext.Value) bool {
 
 // malformed is the error for a reply this package cannot read.
 func malformed(interaction string, err error) *Error {
-	return &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "malformed reply", Err: err}
+	return &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "malformed reply", Err: parseFault{err}}
 }
+
+// parseFault is a JSON parser's error told without its path. Spine keys its lists by prescription
+// ID (a search's prescriptionList, the 111 pages), and the parser quotes the path to a fault
+// ("/prescriptionList/<ID>/issues", "Go struct field .<ID>.issues"), so its text would carry an ID
+// into the log. What is kept is the kind of fault and its byte offset; the parser's error stays
+// reachable through Unwrap. This package's own texts name no identifier, and are kept.
+type parseFault struct{ err error }
+
+func (f parseFault) Error() string {
+	var (
+		syn *jsontext.SyntacticError
+		sem *jsonv2.SemanticError
+		typ *jsonv1.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(f.err, &syn):
+		return fmt.Sprintf("not valid JSON at byte %d", syn.ByteOffset)
+	case errors.As(f.err, &sem):
+		return fmt.Sprintf("a %s where another type was wanted, at byte %d", sem.JSONKind, sem.ByteOffset)
+	case errors.As(f.err, &typ):
+		return fmt.Sprintf("a JSON %s where another type was wanted, at byte %d", typ.Value, typ.Offset)
+	case errors.Is(f.err, io.ErrUnexpectedEOF):
+		return "cut short"
+	}
+	return f.err.Error()
+}
+
+func (f parseFault) Unwrap() error { return f.err }
