@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -187,8 +188,14 @@ func checkURL(name, s string) error {
 	return nil
 }
 
+// isLoopback reports whether host is localhost or a loopback address. A name that merely starts
+// with "127." (127.attacker.example) is not.
 func isLoopback(host string) bool {
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ConfigFromEnv reads the variables documented on Config through getenv

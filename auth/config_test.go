@@ -38,6 +38,25 @@ func TestValidateLetsAnInProcessIssuerUsePlainHTTP(t *testing.T) {
 	}
 }
 
+// A plain-HTTP UserInfo URL, fetched with the user's token, is allowed on loopback only; a host name
+// that merely starts with "127." is not loopback.
+func TestAPlainHTTPUserInfoURLMustBeLoopback(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"http://127.0.0.1:9090/userinfo":       true,
+		"http://[::1]:9090/userinfo":           true,
+		"http://localhost/userinfo":            true,
+		"https://idp.example.com/userinfo":     true,
+		"http://127.attacker.example/userinfo": false,
+		"http://127.0.0.1.nip.io/userinfo":     false,
+		"http://idp.example.com/userinfo":      false,
+	} {
+		c := Config{Issuer: "https://idp.example.com", Audience: "eps", UserInfoURL: u}
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("UserInfoURL %s: %v", u, err)
+		}
+	}
+}
+
 func TestConfigFromEnv(t *testing.T) {
 	env := map[string]string{
 		"EPS_AUTH_ISSUER":         "https://idp.example.com",

@@ -533,7 +533,7 @@ func ParseRate(s string) (Rate, bool) {
 		return Rate{}, false
 	}
 	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n <= 0 || math.IsInf(n, 0) {
+	if err != nil || !(n > 0) || math.IsInf(n, 0) { // NaN is not > 0: as a rate it allowed everything
 		return Rate{}, false
 	}
 	switch unit {

@@ -185,5 +185,11 @@ func TestLoad(t *testing.T) {
 				t.Errorf("ParseRate(%q) = %v %v, want %v", in, got, ok, want)
 			}
 		}
+		// NaN passes both n <= 0 and IsInf, and as a rate let every request through.
+		for _, in := range []string{"NaN/s", "nan/m", "Inf/s", "-1/s", "0/s", "20", "20/h"} {
+			if got, ok := ParseRate(in); ok {
+				t.Errorf("ParseRate(%q) = %v, want refused", in, got)
+			}
+		}
 	})
 }

@@ -115,7 +115,7 @@ func parseSampler(name, arg string) (sdktrace.Sampler, error) {
 			return 1, nil
 		}
 		r, err := strconv.ParseFloat(arg, 64)
-		if err != nil || r < 0 || r > 1 {
+		if err != nil || !(r >= 0 && r <= 1) { // NaN is neither, and sampled everything
 			return 0, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG=%q: want a probability from 0 to 1", arg)
 		}
 		return r, nil

@@ -75,6 +75,20 @@ func TestSetupRejectsEveryInvalidVariableAtOnce(t *testing.T) {
 	}
 }
 
+// NaN is neither below 0 nor above 1, and TraceIDRatioBased(NaN) sampled every trace.
+func TestASamplerRatioMustBeAProbability(t *testing.T) {
+	for _, arg := range []string{"NaN", "-0.1", "1.5", "x"} {
+		if _, err := parseSampler("traceidratio", arg); err == nil {
+			t.Errorf("OTEL_TRACES_SAMPLER_ARG=%s accepted", arg)
+		}
+	}
+	for _, arg := range []string{"0", "0.25", "1"} {
+		if _, err := parseSampler("parentbased_traceidratio", arg); err != nil {
+			t.Errorf("OTEL_TRACES_SAMPLER_ARG=%s: %v", arg, err)
+		}
+	}
+}
+
 func TestSettingsChooseExporters(t *testing.T) {
 	tests := []struct {
 		name string
