@@ -254,7 +254,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if grace := cfg.ShutdownGrace; grace > 0 {
 		time.Sleep(grace)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout(cfg))
 	defer cancel()
 	err = errors.Join(srv.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
 	for range 2 {
@@ -264,6 +264,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return err
 }
+
+// drainTimeout is how long shutdown waits for requests in flight: a request may use its whole budget
+// with Spine (two calls in turn), then commit its audit record and write its answer. A fixed 10 s cut
+// short requests still within the 22 s budget of the default SPINE_TIMEOUT.
+func drainTimeout(cfg *config.Config) time.Duration { return cfg.RequestTimeout() + 5*time.Second }
 
 // observe exports the counters the encoder and the audit store keep: jsonformat fallbacks (the fast
 // encoder's misses, zero for every shape the adapter emits) and the audit trail's group commits.

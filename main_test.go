@@ -440,3 +440,63 @@ func TestTuneCollectorKeepsWhatTheEnvironmentSets(t *testing.T) {
 		t.Errorf("GOMEMLIMIT set: memory limit changed to %d", got)
 	}
 }
+
+// TestShutdownLetsARequestUseItsWholeBudget: a search in flight when shutdown begins, slower than the
+// 10 s shutdown used to wait but within its own budget (2 × SPINE_TIMEOUT + 2 s), still gets its
+// answer, and run returns cleanly after it.
+func TestShutdownLetsARequestUseItsWholeBudget(t *testing.T) {
+	control := filepath.Join(t.TempDir(), "control")
+	if err := os.WriteFile(control, []byte("latency=11s"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(t, "SPINE_TIMEOUT", "15s", "EPS_SANDBOX_CONTROL", control, "EPS_CACHE_TTL", "0s",
+		"SPINE_DETAILED_INTERACTIONS", "false") // one Spine call of 11 s, not two
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, nil, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	var out strings.Builder
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "Capability:") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	base := welcomeValue(out.String(), "FHIR base:")
+	token := strings.TrimPrefix(welcomeValue(out.String(), "Token:"), "TOKEN=")
+	if base == "" || token == "" {
+		t.Fatalf("no base or token in the welcome:\n%s", out.String())
+	}
+	type result struct {
+		status int
+		err    error
+	}
+	answered := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C9691003120&_summary=true", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- result{err: err}
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		answered <- result{status: res.StatusCode}
+	}()
+	time.Sleep(500 * time.Millisecond) // the search is waiting for Spine
+	cancel()                           // SIGTERM
+	r := <-answered
+	if r.err != nil || r.status != http.StatusOK {
+		t.Errorf("the search in flight at shutdown: %d %v, want 200", r.status, r.err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("run returned %v", err)
+	}
+}
