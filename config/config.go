@@ -195,8 +195,14 @@ var ErrVersion = errors.New("version requested")
 // Load reads the configuration from getenv, with flags in args overriding it, and validates it.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
 	raw := make(map[string]string, len(settings))
+	var blank []error
 	for _, s := range settings {
-		raw[s.env] = strings.TrimSpace(getenv(s.env))
+		v := getenv(s.env)
+		raw[s.env] = strings.TrimSpace(v)
+		if v != "" && raw[s.env] == "" {
+			// It would read as unset: for SPINE_BASE_URL, the embedded sandbox instead of Spine.
+			blank = append(blank, fmt.Errorf("%s is set to spaces only: unset it or give it a value", s.env))
+		}
 	}
 	fs := flag.NewFlagSet("eps-fhir-tracker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
@@ -224,7 +230,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	authEnv, authErr := auth.ConfigFromEnv(getenv)
 	c, err := parse(raw)
-	if err = errors.Join(err, authErr); err != nil {
+	if err = errors.Join(append(blank, err, authErr)...); err != nil {
 		return nil, err
 	}
 	c.AuthEnv = authEnv
@@ -446,6 +452,18 @@ func (c *Config) validate() error {
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); o == "*" || err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
 			problems = append(problems, fmt.Errorf("EPS_CORS_ORIGINS: %q is not an origin such as https://app.example.nhs.uk (no wildcard)", o))
+		}
+	}
+	if c.Sandbox() {
+		// Settings only a real Spine uses mean someone meant one: never answer them with the sandbox.
+		for _, f := range []struct{ name, value string }{
+			{"SPINE_CLIENT_CERT", c.SpineClientCert},
+			{"SPINE_CLIENT_KEY", c.SpineClientKey},
+			{"SPINE_CA_CERT", c.SpineCACert},
+		} {
+			if f.value != "" {
+				problems = append(problems, fmt.Errorf("%s is set but SPINE_BASE_URL is not, so the embedded sandbox would answer in Spine's place: set SPINE_BASE_URL, or unset %s to run the sandbox", f.name, f.name))
+			}
 		}
 	}
 	if !c.Sandbox() {

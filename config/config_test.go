@@ -37,6 +37,22 @@ func TestLoad(t *testing.T) {
 			t.Errorf("got sandbox=%v detailed=%v, want both false", c.Sandbox(), c.Detailed)
 		}
 	})
+	t.Run("settings only a real Spine uses never start the sandbox", func(t *testing.T) {
+		for name, e := range map[string]map[string]string{
+			"a Spine URL of spaces": {"SPINE_BASE_URL": "   ", "SPINE_ASID": "123456789012"},
+			"client files without a Spine URL": {"SPINE_CLIENT_CERT": "/etc/eps/endpoint.crt",
+				"SPINE_CLIENT_KEY": "/etc/eps/endpoint.key", "SPINE_CA_CERT": "/etc/eps/ca.crt"},
+		} {
+			c, err := Load(nil, env(e), io.Discard)
+			if err == nil {
+				t.Errorf("%s: accepted, sandbox %v", name, c.Sandbox())
+				continue
+			}
+			if !strings.Contains(err.Error(), "SPINE_") {
+				t.Errorf("%s: %v does not name the setting", name, err)
+			}
+		}
+	})
 	t.Run("every problem is reported at once", func(t *testing.T) {
 		_, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "http://spine.example", "SPINE_ASID": "12", "EPS_FHIR_TLS_CERT": "x",
