@@ -480,8 +480,8 @@ func (c *Config) validate() error {
 			}
 		}
 		// Authentication cannot be switched off against a real Spine.
-		if c.AuthIssuer == "" && c.AuthJWKSURL == "" {
-			problems = append(problems, errors.New("EPS_AUTH_ISSUER or EPS_AUTH_JWKS_URL is required with a real Spine: end users must be authenticated"))
+		if c.AuthIssuer == "" { // the verifier checks every token's iss against it, JWKS URL or not
+			problems = append(problems, errors.New("EPS_AUTH_ISSUER is required with a real Spine: end users must be authenticated (EPS_AUTH_JWKS_URL only says where its keys are)"))
 		}
 		if c.AuthAudience == "" {
 			problems = append(problems, errors.New("EPS_AUTH_AUDIENCE is required with a real Spine: the audience this adapter's access tokens carry"))

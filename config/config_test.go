@@ -53,6 +53,16 @@ func TestLoad(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a real Spine needs the issuer, a JWKS URL or not", func(t *testing.T) {
+		_, err := Load(nil, env(map[string]string{
+			"SPINE_BASE_URL": "https://spine.example", "SPINE_CLIENT_CERT": "c", "SPINE_CLIENT_KEY": "k",
+			"SPINE_CA_CERT": "ca", "SPINE_ASID": "123456789012", "EPS_AUTH_JWKS_URL": "https://auth.example/jwks",
+			"EPS_AUTH_AUDIENCE": "https://fhir.example/FHIR/R4", "EPS_AUDIT_KEY": "k1:c2VjcmV0",
+		}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "EPS_AUTH_ISSUER is required") {
+			t.Errorf("a JWKS URL without an issuer: %v", err)
+		}
+	})
 	t.Run("every problem is reported at once", func(t *testing.T) {
 		_, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "http://spine.example", "SPINE_ASID": "12", "EPS_FHIR_TLS_CERT": "x",
