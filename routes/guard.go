@@ -80,7 +80,7 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 			}
 			// A failed authentication costs an audit write: bound them per client address, so that
 			// a flood without a verified user (no token, a bad one, a malformed header) cannot become
-			// a flood of audit records. A verified user refused by RBAC is the client limit's.
+			// a flood of audit records.
 			if id.UserID == "" && !g.unauthLimit.allow(clientAddress(c)) {
 				auditEntryFrom(ctx).skip() // refused before anything was attempted
 				g.rd.throttled(c, g.unauthLimit.retryAfter())
@@ -89,6 +89,13 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 			}
 			if id.UserID != "" {
 				auditEntryFrom(ctx).setIdentity(id)
+				// A verified user refused by RBAC is held to the per-client limit like any other of
+				// its requests; those are audited as its own.
+				if !g.clientLimit.allow(clientKey(id)) {
+					g.rd.throttled(c, g.clientLimit.retryAfter())
+					c.Abort()
+					return
+				}
 			}
 			if h := ae.WWWAuthenticate(); h != "" {
 				c.Header("WWW-Authenticate", h)

@@ -2,6 +2,7 @@ package routes_test
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,19 @@ func TestPerClientRateLimit(t *testing.T) {
 	if issue(t, got)["code"] != "throttled" || retryAfter(t, got) < 2 {
 		t.Errorf("429: %v %q", issue(t, got), got.Header.Get("Retry-After"))
 	}
+	t.Run("refusals by role count too", func(t *testing.T) {
+		b := start(t, setup{configure: func(c *routes.Config) { c.RateLimit = routes.Rate{PerSecond: 0.1, Burst: 2} }})
+		var statuses []int
+		for range 4 {
+			statuses = append(statuses, b.get(t, "/AuditEvent?date=ge2000-01-01").Status) // a prescriber is no auditor
+		}
+		if !slices.Equal(statuses, []int{403, 403, 429, 429}) {
+			t.Errorf("statuses %v, want 403 403 429 429", statuses)
+		}
+		if r := b.lastRecord(t); r.Status != http.StatusTooManyRequests || r.UserID != prescriber {
+			t.Errorf("the throttled refusal is recorded as %+v", r.Event)
+		}
+	})
 }
 
 func TestATokenlessFloodIsLimitedBeforeItBecomesAuditWrites(t *testing.T) {
