@@ -73,7 +73,8 @@ type Config struct {
 	// RequestTimeout bounds the whole of a request's work with Spine (a read is two calls, a fan-out
 	// several rounds); default 25s. The server's WriteTimeout must be longer.
 	RequestTimeout time.Duration
-	// ShareAnswersAcrossUsers lets one user's cached answer serve another (EPS_CACHE_SHARE_ACROSS_USERS).
+	// ShareAnswersAcrossUsers lets one user's cached read serve another (EPS_CACHE_SHARE_ACROSS_USERS).
+	// A search's answer is always its user's own: its paging links are bound to that user.
 	ShareAnswersAcrossUsers bool
 	CORSOrigins             []string // EPS_CORS_ORIGINS: browser origins allowed to call the API
 	RateLimit               Rate     // per authenticated client (EPS_RATE_LIMIT); zero is off

@@ -35,8 +35,7 @@ type handlers struct {
 func (h *handlers) searchMedicationRequests(c *gin.Context) {
 	ctx := c.Request.Context()
 	id, _ := auth.From(ctx)
-	owner := h.pageOwner(id)
-	q, offset, err := h.searchQuery(c, owner)
+	q, offset, err := h.searchQuery(c, id.UserID)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
@@ -48,33 +47,19 @@ func (h *handlers) searchMedicationRequests(c *gin.Context) {
 	}
 	auditEntryFrom(ctx).setSubject(srch.NHSNumber, nil)
 	who := h.asker(ctx, id)
-	key := h.answerKey(who, "MedicationRequest?", srch.SelfQuery().Encode(), "&_offset=", strconv.Itoa(offset), windowNote(srch))
+	key := h.searchKey(who, "MedicationRequest?", srch.SelfQuery().Encode(), "&_offset=", strconv.Itoa(offset), windowNote(srch))
 	if h.cached(c, key) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
 	b, f, err := h.svc.search(ctx, who, searchPage{Search: srch, Offset: offset,
-		Token: func(self url.Values, offset int) string { return h.pager.token(self, offset, owner, h.cfg.Now()) }})
+		Token: func(self url.Values, offset int) string { return h.pager.token(self, offset, id.UserID, h.cfg.Now()) }})
 	if err != nil {
 		h.rd.fail(c, err)
 		return
 	}
 	h.answer(c, key, b, f)
-}
-
-// sharedPages is the owner of paging links when answers are shared across users. No user ID is
-// empty, so it names no one user.
-const sharedPages = ""
-
-// pageOwner is whom a search's paging links are bound to: its user, unless answers are shared
-// across users, when one user's cached answer serves another with its links, which must then serve
-// them too. Following a link is a new request, authenticated, checked and audited as its follower's.
-func (h *handlers) pageOwner(id auth.Identity) string {
-	if h.cfg.ShareAnswersAcrossUsers {
-		return sharedPages
-	}
-	return id.UserID
 }
 
 // windowNote tells apart, in a search's answer-cache key, searches that differ only in the note
@@ -133,6 +118,15 @@ func (h *handlers) asker(ctx context.Context, id auth.Identity) asker {
 // answerKey names a whole answer in the answer cache: what was asked, and everything the Spine calls
 // behind it carried about the caller, unless answers are shared across users.
 func (h *handlers) answerKey(who asker, parts ...string) string {
+	return h.key(who, !h.cfg.ShareAnswersAcrossUsers, parts...)
+}
+
+// searchKey names a search's answer, always its user's own, even when answers are shared: its paging
+// links are bound to its user (another user's link is a 403), so another user must not be sent them.
+// That user's search still finds Spine's answer in the shared Spine cache and its entries in the memo.
+func (h *handlers) searchKey(who asker, parts ...string) string { return h.key(who, true, parts...) }
+
+func (h *handlers) key(who asker, perUser bool, parts ...string) string {
 	var b strings.Builder
 	for _, p := range parts {
 		b.WriteString(p)
@@ -140,7 +134,7 @@ func (h *handlers) answerKey(who asker, parts ...string) string {
 	if who.Detailed {
 		b.WriteString("\x00detailed")
 	}
-	if !h.cfg.ShareAnswersAcrossUsers {
+	if perUser {
 		b.WriteString("\x00" + who.Caller.UserID + "\x00" + who.Caller.RoleProfileID)
 	}
 	return b.String()
