@@ -167,6 +167,22 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 	if r := a.lastRecord(t); r.ResourceType != "AuditEvent" || r.UserID != auditor || r.Status != 200 {
 		t.Errorf("the auditor's read is not itself audited: %+v", r.Event)
 	}
+	// The auditor's record names the patient data the page showed, as any answer's record does.
+	var prescriberRx []string
+	for _, r := range a.auditRecords(t) {
+		if r.UserID == prescriber && r.ResourceType == "MedicationRequest" {
+			prescriberRx = append(prescriberRx, r.PrescriptionIDs...)
+		}
+	}
+	a.get(t, "/AuditEvent?agent="+prescriber, "Authorization", audTok)
+	if r := a.lastRecord(t); r.PatientNHS != nhs || len(prescriberRx) == 0 || !slices.Equal(r.PrescriptionIDs, prescriberRx) {
+		t.Errorf("an auditor's page of one patient's records is recorded with patient %q and prescriptions %v, want %s and %v",
+			r.PatientNHS, r.PrescriptionIDs, nhs, prescriberRx)
+	}
+	a.get(t, "/AuditEvent?date=ge2000-01-01&_count=100", "Authorization", audTok)
+	if r := a.lastRecord(t); r.PatientNHS != "" || len(r.PrescriptionIDs) <= len(prescriberRx) {
+		t.Errorf("an auditor's page of several patients is recorded with patient %q and %d prescriptions", r.PatientNHS, len(r.PrescriptionIDs))
+	}
 	got := a.get(t, "/AuditEvent?patient="+nhs)
 	if got.Status != http.StatusForbidden {
 		t.Errorf("a clinician reading the trail: %d, want 403", got.Status)

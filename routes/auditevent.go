@@ -72,7 +72,38 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 			Search:   &bcrpb.Bundle_Entry_Search{Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: c4pb.SearchEntryModeCode_MATCH}},
 		})
 	}
-	h.answer(c, "", b, found{Patient: aq.PatientNHS})
+	patient, ids := shown(aq.PatientNHS, recs)
+	h.answer(c, "", b, found{Patient: patient, PrescriptionIDs: ids})
+}
+
+// shown is the patient data a page of the trail shows, for the auditor's own record, as any answer's
+// record names what it returned: every prescription its records name, and the patient when there is
+// one, the one searched for or the only one on the page. A page about several patients names none in
+// the record's one patient field; their prescriptions are still named.
+func shown(searched string, recs []audit.Record) (patient string, ids []string) {
+	seen := make(map[string]bool)
+	ids = []string{}
+	patient = searched
+	several := false
+	for _, r := range recs {
+		switch {
+		case searched != "" || r.PatientNHS == "":
+		case patient == "":
+			patient = r.PatientNHS
+		case patient != r.PatientNHS:
+			several = true
+		}
+		for _, id := range r.PrescriptionIDs {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if several {
+		patient = ""
+	}
+	return patient, ids
 }
 
 // parseAuditQuery reads the AuditEvent search parameters (audit.ParseQuery), as ParamErrors naming
