@@ -3,6 +3,7 @@ package routes
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,31 @@ func TestPager(t *testing.T) {
 	t.Run("a token opened by another user is refused as such", func(t *testing.T) {
 		if _, _, err := p.open(p.token(q, 10, "555555555555", at), "555555555556", at); !errors.Is(err, errTokenOwner) {
 			t.Errorf("got %v, want errTokenOwner", err)
+		}
+	})
+	t.Run("a search's compressed form is kept, and its tokens are as a fresh compressor makes them", func(t *testing.T) {
+		fresh := newPager(p.keys, time.Hour) // nothing compressed yet
+		first := p.token(q, 10, "u", at)
+		if again := p.token(q, 10, "u", at); again != first {
+			t.Errorf("the same token twice: %s then %s", first, again)
+		}
+		if got := fresh.token(q, 10, "u", at); got != first {
+			t.Errorf("token from the kept compressed query %s, from a fresh compressor %s", first, got)
+		}
+		if _, ok := p.queries.get(q.Encode()); !ok {
+			t.Error("the compressed query was not kept")
+		}
+		if got, off, err := p.open(first, "u", at); err != nil || off != 10 || got.Encode() != q.Encode() {
+			t.Errorf("opened %v %d %v", got, off, err)
+		}
+	})
+	t.Run("the compressed queries kept are bounded", func(t *testing.T) {
+		b := newPager(p.keys, time.Hour)
+		for i := range maxCompressedQueries + 10 {
+			b.token(url.Values{"patient": {strconv.Itoa(i)}}, 0, "u", at)
+		}
+		if n := len(b.queries.m); n == 0 || n > maxCompressedQueries {
+			t.Errorf("%d compressed queries kept, want at most %d", n, maxCompressedQueries)
 		}
 	})
 	t.Run("a token expires", func(t *testing.T) {

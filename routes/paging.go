@@ -24,14 +24,57 @@ import (
 type pager struct {
 	keys    [][]byte
 	ttl     time.Duration
-	writers *sync.Pool // of *flate.Writer: building one costs about 800 KB, resetting one nothing
+	writers *sync.Pool // of *flate.Writer: building one costs about 800 KB, resetting one 640 KB of clearing
+	queries *compressedQueries
 }
 
 func newPager(keys [][]byte, ttl time.Duration) pager {
 	return pager{keys: keys, ttl: ttl, writers: &sync.Pool{New: func() any {
 		zw, _ := flate.NewWriterDict(nil, flate.BestCompression, tokenDictionary) // fails only for a bad level
 		return zw
-	}}}
+	}}, queries: &compressedQueries{m: make(map[string][]byte)}}
+}
+
+// compressedQueries keeps the compressed form of the searches paged recently: compressing a query
+// resets a DEFLATE writer, which clears 640 KB of tables, 2 to 4% of a cache miss's CPU, while the
+// pages of one search, and a search asked again, share theirs. It holds canonical queries (NHS
+// numbers among them) in memory only, at most maxCompressedQueries, emptied whole when full.
+type compressedQueries struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+const maxCompressedQueries = 4096
+
+func (c *compressedQueries) get(q string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	z, ok := c.m[q]
+	return z, ok
+}
+
+func (c *compressedQueries) put(q string, z []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCompressedQueries {
+		clear(c.m)
+	}
+	c.m[q] = z
+}
+
+// compress is q's compressed form, as open inflates it.
+func (p pager) compress(q string) []byte {
+	if z, ok := p.queries.get(q); ok {
+		return z
+	}
+	var buf bytes.Buffer
+	zw := p.writers.Get().(*flate.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write([]byte(q)) // writes to a bytes.Buffer do not fail
+	_ = zw.Close()
+	p.writers.Put(zw)
+	p.queries.put(q, buf.Bytes())
+	return buf.Bytes()
 }
 
 const (
@@ -62,11 +105,7 @@ func (p pager) token(q url.Values, offset int, user string, now time.Time) strin
 	buf.Write(binary.AppendUvarint(nil, uint64(offset)))
 	buf.Write(binary.AppendUvarint(nil, uint64(now.Add(p.ttl).Unix())))
 	buf.Write(p.owner(p.keys[0], user))
-	zw := p.writers.Get().(*flate.Writer)
-	zw.Reset(&buf)
-	_, _ = zw.Write([]byte(q.Encode())) // writes to a bytes.Buffer do not fail
-	_ = zw.Close()
-	p.writers.Put(zw)
+	buf.Write(p.compress(q.Encode()))
 	payload := buf.Bytes()
 	return base64.RawURLEncoding.EncodeToString(append(mac(p.keys[0], payload), payload...))
 }
