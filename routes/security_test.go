@@ -125,6 +125,10 @@ func TestBrokenPercentEncodingIsRefusedNeverDropped(t *testing.T) {
 		{"patient=" + nhs + "&business-status=0006%", "business-status"},
 		{"patient=" + nhs + "&authoredon=ge2026-11-29%G", "authoredon"},
 		{"patient=" + nhs + "&bad%zzname=1", "bad%zzname"},
+		{"patient=" + nhs + "&patient%3Aidentifier=%ZZ", "patient:identifier"},
+		// A name that is no valid FHIR string is named as sent, so that the OperationOutcome is valid R4.
+		{"patient=" + nhs + "&a%00b=%", "a%00b"},
+		{"patient=" + nhs + "&%FF=%", "%FF"},
 	} {
 		for _, strict := range []bool{false, true} {
 			headers := []string{}
