@@ -27,6 +27,7 @@ func (src Source) Key() [sha256.Size]byte {
 	b = appendBool(b, src.Full)
 	b = appendInt(b, src.IssueNumber)
 	b = appendTime(b, src.IssueDate)
+	b = appendInt(b, src.SearchedIssues)
 	b = appendBool(b, src.DetailFailed)
 	b = appendPrescription(b, src.Prescription)
 	b = appendDetail(b, src.Detail)

@@ -27,6 +27,11 @@ type Source struct {
 	// patient search's fan-out sets it from the search's entry, so that the full form keeps the
 	// summary's authoredOn even without the 111 details.
 	IssueDate time.Time
+	// SearchedIssues, optional, is how many issues a search listed for the prescription, for a
+	// retrieve, which shows one. A search lists every issue of a repeat-dispensing prescription, so
+	// the fan-out sets it, and the full form keeps the summary's numberOfRepeatsAllowed even without
+	// the 111 details.
+	SearchedIssues int
 	// Detail, optional, is the 111 item details: medication, quantity, dosage, organisations, dates.
 	Detail *tracker.PrescriptionDetail
 	// Summary, optional, is the 111 item summary: medication names and the number of issues authorised.
@@ -54,8 +59,9 @@ type view struct {
 	detailIssue bool
 	// detailFailed is true when the 111 details were asked for but could not be read.
 	detailFailed bool
-	// issueDate is the search's issue date the Source carries for a retrieve.
-	issueDate time.Time
+	// issueDate and searchedIssues are what a search said that a retrieve does not (Source).
+	issueDate      time.Time
+	searchedIssues int
 
 	// Built once per view and shared by its resources (never mutated, no references).
 	meta              *d4pb.Meta
@@ -84,7 +90,7 @@ func newView(src Source) (*view, error) {
 		return nil, err
 	}
 	v := &view{p: p, full: src.Full, therapy: th, detail: src.Detail, summary: src.Summary,
-		detailFailed: src.DetailFailed, issueDate: src.IssueDate}
+		detailFailed: src.DetailFailed, issueDate: src.IssueDate, searchedIssues: src.SearchedIssues}
 	if src.IssueNumber == 0 {
 		v.issue = p.CurrentIssue()
 	} else {
@@ -280,17 +286,20 @@ func (v *view) lastDispenseDate() time.Time {
 }
 
 // totalAuthorised is the number of issues authorised, 0 when unknown: the 111 interactions say it; a
-// search lists every issue of a repeat-dispensing prescription.
+// search lists every issue of a repeat-dispensing prescription, and a retrieve carries that count
+// from the search that found it.
 func (v *view) totalAuthorised() int {
 	switch {
 	case v.detail != nil && v.detail.TotalAuthorised > 0:
 		return v.detail.TotalAuthorised
 	case v.summary != nil && v.summary.TotalAuthorised > 0:
 		return v.summary.TotalAuthorised
-	case !v.full && v.p.TreatmentType == tracker.TreatmentRepeatDispensing:
+	case v.p.TreatmentType != tracker.TreatmentRepeatDispensing:
+		return 0
+	case !v.full:
 		return len(v.p.Issues)
 	}
-	return 0
+	return v.searchedIssues
 }
 
 // MergeOrganisation fills what one description of an organisation leaves out (a name, or Spine's

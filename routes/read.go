@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"google.golang.org/protobuf/proto"
@@ -72,7 +71,7 @@ func (h *handlers) readLine(c *gin.Context, resourceType string,
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
 	var f found
-	src, err := h.svc.full(ctx, who, tracker.RetrieveQuery{PrescriptionID: prescriptionID, IssueNumber: issue}, time.Time{}, &f)
+	src, err := h.svc.full(ctx, who, tracker.RetrieveQuery{PrescriptionID: prescriptionID, IssueNumber: issue}, searched{}, &f)
 	if isNotFound(err) || errors.Is(err, tracker.ErrInvalidRequest) {
 		notFound()
 		return
@@ -92,6 +91,7 @@ func (h *handlers) readLine(c *gin.Context, resourceType string,
 		notFound()
 		return
 	}
+	h.svc.shown(src)
 	h.answer(c, key, res, f)
 }
 

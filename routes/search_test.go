@@ -590,3 +590,79 @@ func TestTheSummaryFormNamesMedicationFromOneItemSummaryCall(t *testing.T) {
 		}
 	})
 }
+
+// A repeat-dispensing prescription's full form keeps the number of repeats its summary form shows:
+// the search listed every issue, and the fan-out carries that count to the retrieve, which shows one,
+// so numberOfRepeatsAllowed is there without the 111 calls.
+func TestTheFullFormKeepsTheRepeatsAllowed(t *testing.T) {
+	a := start(t, setup{}) // no 111 calls, as against a real Spine
+	path := search(sandbox.PatientRepeatDispensing, "authoredon=ge2026-01-01")
+	repeats := func(b map[string]any) map[string]any {
+		out := map[string]any{}
+		for _, e := range entries(b, "match") {
+			r := resource(e)
+			if dr, _ := r["dispenseRequest"].(map[string]any); dr != nil {
+				out[r["id"].(string)] = dr["numberOfRepeatsAllowed"]
+			}
+		}
+		return out
+	}
+	full, summary := repeats(a.get(t, path).JSON), repeats(a.get(t, path+"&_summary=true").JSON)
+	if len(summary) == 0 {
+		t.Fatal("no dispenseRequest in the summary form: the test proves nothing")
+	}
+	for id, n := range summary {
+		if n == nil || full[id] != n {
+			t.Errorf("%s: numberOfRepeatsAllowed %v in the full form, %v in the summary form", id, full[id], n)
+		}
+	}
+}
+
+// The organisations a retrieve names are kept for Organization reads only when an answer shows them:
+// a group-identifier search for another patient's prescription (answered as unknown) or a read of a
+// line that does not exist leaves nothing another user could read.
+func TestOnlyOrganisationsShownCanBeRead(t *testing.T) {
+	read := "/MedicationRequest/" + sandbox.RxAcuteDispensed + "-1-1"
+	shown := start(t, setup{}).get(t, read)
+	var orgs []string
+	for _, ref := range []string{jsonPath(shown.JSON, "requester", "reference"), jsonPath(shown.JSON, "dispenseRequest", "performer", "reference")} {
+		if strings.HasPrefix(ref, "Organization/") {
+			orgs = append(orgs, ref)
+		}
+	}
+	if len(orgs) == 0 {
+		t.Fatalf("the read names no organisation: the test proves nothing: %s", shown.Body)
+	}
+
+	a := start(t, setup{})
+	other := "Bearer " + a.tokenFor(t, pharmacist)
+	unknown := a.get(t, "/MedicationRequest?group-identifier="+sandbox.RxAcuteDispensed+"&patient=9691003139")
+	if unknown.Status != http.StatusOK || len(entries(unknown.JSON, "match")) != 0 {
+		t.Fatalf("another patient's prescription: %d with %d matches", unknown.Status, len(entries(unknown.JSON, "match")))
+	}
+	if got := a.get(t, "/MedicationRequest/"+sandbox.RxAcuteDispensed+"-1-9"); got.Status != http.StatusNotFound {
+		t.Fatalf("a line that does not exist: %d", got.Status)
+	}
+	for _, org := range orgs {
+		if got := a.get(t, "/"+org, "Authorization", other); got.Status != http.StatusNotFound {
+			t.Errorf("%s after answers that showed it to no one: %d, want 404", org, got.Status)
+		}
+	}
+	a.get(t, read)
+	for _, org := range orgs {
+		if got := a.get(t, "/"+org, "Authorization", other); got.Status != http.StatusOK {
+			t.Errorf("%s after a read that showed it: %d, want 200", org, got.Status)
+		}
+	}
+}
+
+// jsonPath is the string at path in b, "" when there is none.
+func jsonPath(b map[string]any, path ...string) string {
+	var v any = b
+	for _, k := range path {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	s, _ := v.(string)
+	return s
+}

@@ -108,7 +108,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		explained bool // a note already says why nothing matched
 	)
 	if srch.PrescriptionID != "" {
-		src, err := s.full(ctx, who, srch.RetrieveQuery(), time.Time{}, &f)
+		src, err := s.full(ctx, who, srch.RetrieveQuery(), searched{}, &f)
 		switch {
 		case err == nil && !srch.MatchesPatient(src.Prescription.PatientNHSNumber):
 			// Said as for an unknown prescription: whose prescription it is stays unsaid.
@@ -120,6 +120,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		default:
 			f.Patient = src.Prescription.PatientNHSNumber
 			srcs = append(srcs, src)
+			s.shown(src)
 			if src.DetailFailed {
 				notes = append(notes, warning(detailsUnavailable))
 			}
@@ -189,7 +190,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 	if srch.PrescriptionID == "" && len(page) > 0 && (!srch.Summary || srch.IncludeRequester || srch.RevIncludeDispense) {
 		f.addEntries(records...) // for the matches the fan-out leaves in summary form
 		var note *oopb.OperationOutcome
-		page, note = s.fanOut(ctx, who, srch, page, &f)
+		page, note = s.fanOut(ctx, who, srch, page, srcs, &f)
 		notes = appendNote(notes, note)
 	} else if len(page) > 0 && s.memo.enabled() {
 		f.Entries.matches = pageEntries(page, records)
@@ -270,18 +271,26 @@ func (s *service) itemSummary(ctx context.Context, who asker, q tracker.SearchQu
 // detailsUnavailable is what a client is told when Spine's item details could not be read.
 const detailsUnavailable = "Spine's item details could not be read for some prescriptions, so their medication is shown as absent because of an error (data-absent-reason \"error\")."
 
+// searched is what a search said of a prescription that its retrieve does not: the issue's date (for
+// authoredOn) and how many issues the search listed (for a repeat-dispensing prescription, how many
+// are authorised). It is zero where no search found the prescription.
+type searched struct {
+	issueDate time.Time
+	issues    int
+}
+
 // full retrieves one prescription in its full form, with the 111 details when the asker may have
-// them. issueDate is the issue's date where a search gave it (a retrieve does not), for authoredOn.
-// A failed details call is not a failed answer: the medication is then absent because of an error
-// (src.DetailFailed), and the failure is logged here, where it is handled.
-func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, issueDate time.Time, f *found) (mapping.Source, error) {
+// them, and what a search said of it. A failed details call is not a failed answer: the medication is
+// then absent because of an error (src.DetailFailed), and the failure is logged here, where it is
+// handled. The organisations it names are kept (shown) only by callers that send its resources.
+func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, from searched, f *found) (mapping.Source, error) {
 	p, err := s.tracker.Retrieve(ctx, who.Caller, q)
 	if err != nil {
 		return mapping.Source{}, err
 	}
 	f.seen(p.Fetched)
-	src := mapping.Source{Prescription: p, Full: true, IssueNumber: q.IssueNumber, IssueDate: issueDate}
-	s.orgs.remember(src)
+	src := mapping.Source{Prescription: p, Full: true, IssueNumber: q.IssueNumber,
+		IssueDate: from.issueDate, SearchedIssues: from.issues}
 	if !who.Detailed {
 		return src, nil
 	}
@@ -300,25 +309,29 @@ func (s *service) full(ctx context.Context, who asker, q tracker.RetrieveQuery, 
 	}
 	f.seen(d.Fetched)
 	src.Detail = d
-	s.orgs.remember(src)
 	return src, nil
 }
+
+// shown keeps the organisations of a source whose resources an answer sends, so that the references
+// to them resolve (Organization reads); one fetched and not shown reveals nothing through them.
+func (s *service) shown(src mapping.Source) { s.orgs.remember(src) }
 
 // fanOut replaces the summary-form matches of a page with their full form (or, for _summary=true,
 // only gives them what their includes need), one retrieve per prescription with bounded concurrency,
 // within the request's deadline. A prescription whose retrieve fails, or is not reached in time,
 // stays in summary form and the answer carries a warning: a partial result, never a failed search.
-func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, page []mapping.Match, f *found) ([]mapping.Match, *oopb.OperationOutcome) {
+func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, page []mapping.Match, srcs []mapping.Source, f *found) ([]mapping.Match, *oopb.OperationOutcome) {
 	type key struct {
 		id             string
 		issue, ordinal int
 	}
 	var queries []tracker.RetrieveQuery
-	issueDates := make(map[tracker.RetrieveQuery]time.Time)
+	from := make(map[tracker.RetrieveQuery]searched)
 	for _, m := range page {
 		q := tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}
-		if _, seen := issueDates[q]; !seen {
-			issueDates[q] = m.AuthoredOn // the summary's authoredOn is the issue date
+		if _, seen := from[q]; !seen {
+			// The summary's authoredOn is the issue date; the search listed every issue.
+			from[q] = searched{issueDate: m.AuthoredOn, issues: len(srcs[m.Source].Prescription.Issues)}
 			queries = append(queries, q)
 		}
 	}
@@ -327,6 +340,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 		mu           sync.Mutex
 		wg           sync.WaitGroup
 		full         = make(map[key]mapping.Match)
+		fullSrcs     = make(map[tracker.RetrieveQuery]mapping.Source)
 		failed       int
 		detailFailed int
 		sem          = make(chan struct{}, s.cfg.FanOut)
@@ -361,7 +375,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 				}
 			}()
 			var mine found
-			src, err := s.full(ctx, who, q, issueDates[q], &mine)
+			src, err := s.full(ctx, who, q, from[q], &mine)
 			var m *memoized
 			if err == nil {
 				m, err = s.expand(src)
@@ -379,6 +393,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 				detailFailed++
 			}
 			f.addEntries(m)
+			fullSrcs[q] = src
 			for _, fm := range m.matches {
 				full[key{fm.PrescriptionID, fm.Issue, fm.Ordinal}] = fm
 			}
@@ -388,6 +403,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 	failed += notAsked
 
 	out := make([]mapping.Match, len(page))
+	shown := make(map[tracker.RetrieveQuery]bool, len(fullSrcs))
 	changed := 0
 	for i, m := range page {
 		out[i] = m
@@ -400,6 +416,10 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			// that matched stays.
 			changed++
 			continue
+		}
+		if q := (tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}); !shown[q] {
+			shown[q] = true
+			s.shown(fullSrcs[q])
 		}
 		if srch.Summary {
 			// The summary form stays; what its includes need comes from the full form.
