@@ -133,7 +133,7 @@ func handleNoMethod(rd *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		rd.outcome(c, http.StatusMethodNotAllowed, fhir.Issue{
 			Severity: "error", Code: "not-supported",
-			Diagnostics: "This server is read-only: only GET is supported.",
+			Diagnostics: "This server is read-only: only GET (and HEAD) is supported.",
 		})
 	}
 }

@@ -2,6 +2,7 @@ package routes_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -252,6 +253,50 @@ func TestHTTPEdges(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("status %d, want 405", res.StatusCode)
+		}
+		if allow := res.Header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "HEAD") {
+			t.Errorf("Allow %q, want GET and HEAD", allow)
+		}
+	})
+
+	// HEAD is GET without the body (RFC 9110 9.3.2): the same status and headers, and on patient data
+	// the same authentication and audit record.
+	t.Run("HEAD answers as GET does, without a body", func(t *testing.T) {
+		for _, path := range []string{"/metadata", "/MedicationRequest/" + sandbox.RxAcuteDispensed + "-1-1",
+			search(sandbox.PatientAcuteAndRepeat), "/Patient/" + sandbox.PatientAcuteAndRepeat} {
+			get := a.get(t, path)
+			req, _ := http.NewRequest(http.MethodHead, a.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+a.Token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != get.Status || len(body) != 0 || res.Header.Get("Content-Type") != get.Header.Get("Content-Type") ||
+				res.Header.Get("ETag") != get.Header.Get("ETag") {
+				t.Errorf("HEAD %s: %d, %d bytes, %q %q; GET: %d, %q %q", path, res.StatusCode, len(body),
+					res.Header.Get("Content-Type"), res.Header.Get("ETag"), get.Status, get.Header.Get("Content-Type"), get.Header.Get("ETag"))
+			}
+		}
+		if res, err := http.Head(strings.TrimSuffix(a.URL, "/FHIR/R4") + "/healthz"); err != nil || res.StatusCode != http.StatusOK {
+			t.Errorf("HEAD /healthz, as load balancers ask: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
+		req, _ := http.NewRequest(http.MethodHead, a.URL+"/Patient/"+sandbox.PatientRepeatDispensing, nil)
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+		if r := a.lastRecord(t); r.ResourceType != "Patient" || r.PatientNHS != sandbox.PatientRepeatDispensing || r.Status != http.StatusOK {
+			t.Errorf("a HEAD of patient data is recorded as %+v", r.Event)
+		}
+		req, _ = http.NewRequest(http.MethodHead, a.URL+"/Patient/"+sandbox.PatientRepeatDispensing, nil)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a HEAD without a token: %v %v", res, err)
+		} else {
+			res.Body.Close()
 		}
 	})
 

@@ -155,8 +155,14 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		limitURL(rend, cfg.MaxURLBytes),
 	)
 
-	r.GET("/healthz", handleHealth())
-	r.GET("/readyz", handleReady(cfg.Ready, d.Logger))
+	// Every route answers GET and HEAD alike (RFC 9110 9.3.2): net/http sends a HEAD answer's
+	// headers and drops its body, and a HEAD of patient data is authenticated and audited as a GET.
+	get := func(g gin.IRoutes, path string, handlers ...gin.HandlerFunc) {
+		g.GET(path, handlers...)
+		g.HEAD(path, handlers...)
+	}
+	get(r, "/healthz", handleHealth())
+	get(r, "/readyz", handleReady(cfg.Ready, d.Logger))
 
 	metadata, err := handleMetadata(cfg, rend, d)
 	if err != nil {
@@ -167,19 +173,19 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	base := r.Group("/FHIR/R4", negotiate(rend))
-	base.GET("/metadata", metadata)
-	base.GET("/.well-known/smart-configuration", handleSMARTConfiguration(d.Auth))
-	base.GET("/SearchParameter/:id", searchParameter)
+	get(base, "/metadata", metadata)
+	get(base, "/.well-known/smart-configuration", handleSMARTConfiguration(d.Auth))
+	get(base, "/SearchParameter/:id", searchParameter)
 
 	// Patient data: each route authenticates, authorises, and is audited.
-	base.GET("/MedicationRequest", guard.patientData("MedicationRequest", "search", h.searchMedicationRequests)...)
-	base.GET("/MedicationRequest/:id", guard.patientData("MedicationRequest", "read", h.readMedicationRequest)...)
-	base.GET("/MedicationDispense/:id", guard.patientData("MedicationDispense", "read", h.readMedicationDispense)...)
-	base.GET("/Patient/:id", guard.patientData("Patient", "read", h.readPatient)...)
+	get(base, "/MedicationRequest", guard.patientData("MedicationRequest", "search", h.searchMedicationRequests)...)
+	get(base, "/MedicationRequest/:id", guard.patientData("MedicationRequest", "read", h.readMedicationRequest)...)
+	get(base, "/MedicationDispense/:id", guard.patientData("MedicationDispense", "read", h.readMedicationDispense)...)
+	get(base, "/Patient/:id", guard.patientData("Patient", "read", h.readPatient)...)
 	// Organisations are not patient data: authenticated and authorised, not audited.
-	base.GET("/Organization/:id", guard.authenticated("Organization", "read", h.readOrganization)...)
+	get(base, "/Organization/:id", guard.authenticated("Organization", "read", h.readOrganization)...)
 	if d.Trail != nil {
-		base.GET("/AuditEvent", guard.patientData("AuditEvent", "search", h.searchAuditEvents)...)
+		get(base, "/AuditEvent", guard.patientData("AuditEvent", "search", h.searchAuditEvents)...)
 	}
 
 	r.NoRoute(handleNoRoute(rend))
