@@ -1,7 +1,9 @@
 package fhir
 
 import (
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
@@ -49,11 +51,11 @@ func (is Issue) proto() *oopb.OperationOutcome_Issue {
 		Code:     &oopb.OperationOutcome_Issue_CodeType{Value: issueType(is.Code)},
 	}
 	if is.Diagnostics != "" {
-		pb.Diagnostics = &d4pb.String{Value: is.Diagnostics}
+		pb.Diagnostics = &d4pb.String{Value: validString(is.Diagnostics)}
 	}
 	for _, e := range is.Expression {
 		if e != "" {
-			pb.Expression = append(pb.Expression, &d4pb.String{Value: e})
+			pb.Expression = append(pb.Expression, &d4pb.String{Value: validString(e)})
 		}
 	}
 	if c := is.Details.proto(); c != nil {
@@ -105,4 +107,38 @@ func enumValue(names map[string]int32, code string) (int32, bool) {
 	}
 	v, ok := names[strings.ToUpper(strings.ReplaceAll(code, "-", "_"))]
 	return v, ok && v != 0
+}
+
+// validString is s as a valid FHIR string: an issue may name what a client sent (a parameter's
+// name, decoded), and a FHIR string holds no control character but tab, carriage return and line
+// feed, and only valid UTF-8. Any other byte is written as its percent-encoding, as it was sent.
+func validString(s string) string {
+	clean := func(r rune, n int) bool {
+		return !(r == utf8.RuneError && n == 1) && (r >= ' ' || r == '\t' || r == '\r' || r == '\n') && r != 0x7f
+	}
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !clean(r, n) {
+			break
+		}
+		i += n
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if clean(r, n) {
+			b.WriteString(s[i : i+n])
+		} else {
+			for _, c := range []byte(s[i : i+n]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -96,3 +96,25 @@ func TestOutcomeFallbacks(t *testing.T) {
 		})
 	}
 }
+
+// An issue naming what a client sent stays a valid FHIR string: control characters (but tab, CR and
+// LF) and invalid UTF-8 are written percent-encoded, everything else as it is.
+func TestOutcomeStringsAreValidFHIRStrings(t *testing.T) {
+	for in, want := range map[string]string{
+		"authoredon":       "authoredon",
+		"patient:\x00":     "patient:%00",
+		"status:\xff":      "status:%FF",
+		"é and\ttab\r\n":   "é and\ttab\r\n",
+		"del\x7f bell\x07": "del%7F bell%07",
+		"cut \xe2\x82":     "cut %E2%82",
+	} {
+		oo := Outcome(Issue{Severity: "error", Code: "invalid", Diagnostics: in, Expression: []string{in}})
+		is := oo.GetIssue()[0]
+		if got := is.GetExpression()[0].GetValue(); got != want {
+			t.Errorf("expression %q = %q, want %q", in, got, want)
+		}
+		if got := is.GetDiagnostics().GetValue(); got != want {
+			t.Errorf("diagnostics %q = %q, want %q", in, got, want)
+		}
+	}
+}

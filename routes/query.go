@@ -30,11 +30,7 @@ func parseQuery(raw string) (url.Values, error) {
 			errs = append(errs, &mapping.ParamError{Param: printableParam(rawKey),
 				Msg: "The parameter's name has broken percent-encoding (a % must be followed by two hex digits): nothing was searched."})
 		case verr != nil:
-			name := key
-			if printableParam(key) != key { // control characters, invalid UTF-8: name it as sent
-				name = printableParam(rawKey)
-			}
-			errs = append(errs, &mapping.ParamError{Param: name,
+			errs = append(errs, &mapping.ParamError{Param: key,
 				Msg: "The value has broken percent-encoding (a % must be followed by two hex digits; write a literal % as %25): nothing was searched."})
 		default:
 			q[key] = append(q[key], value)

@@ -643,6 +643,14 @@ func TestOnlyOrganisationsShownCanBeRead(t *testing.T) {
 	if got := a.get(t, "/MedicationRequest/"+sandbox.RxAcuteDispensed+"-1-9"); got.Status != http.StatusNotFound {
 		t.Fatalf("a line that does not exist: %d", got.Status)
 	}
+	// The prescription's own search, by its ID, answering no entry: a count, or a status filter no
+	// line meets.
+	for _, q := range []string{"_summary=count", "status=entered-in-error"} {
+		got := a.get(t, "/MedicationRequest?group-identifier="+sandbox.RxAcuteDispensed+"&"+q)
+		if got.Status != http.StatusOK || len(entries(got.JSON, "match")) != 0 {
+			t.Fatalf("%s: %d with %d matches", q, got.Status, len(entries(got.JSON, "match")))
+		}
+	}
 	for _, org := range orgs {
 		if got := a.get(t, "/"+org, "Authorization", other); got.Status != http.StatusNotFound {
 			t.Errorf("%s after answers that showed it to no one: %d, want 404", org, got.Status)
@@ -654,6 +662,17 @@ func TestOnlyOrganisationsShownCanBeRead(t *testing.T) {
 			t.Errorf("%s after a read that showed it: %d, want 200", org, got.Status)
 		}
 	}
+	t.Run("a search by prescription ID that shows its lines keeps them", func(t *testing.T) {
+		b := start(t, setup{})
+		if got := b.get(t, "/MedicationRequest?group-identifier="+sandbox.RxAcuteDispensed); len(entries(got.JSON, "match")) == 0 {
+			t.Fatalf("no matches: %s", got.Body)
+		}
+		for _, org := range orgs {
+			if got := b.get(t, "/"+org, "Authorization", "Bearer "+b.tokenFor(t, pharmacist)); got.Status != http.StatusOK {
+				t.Errorf("%s after a search that showed it: %d, want 200", org, got.Status)
+			}
+		}
+	})
 }
 
 // jsonPath is the string at path in b, "" when there is none.

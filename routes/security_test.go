@@ -154,6 +154,35 @@ func TestBrokenPercentEncodingIsRefusedNeverDropped(t *testing.T) {
 	})
 }
 
+// A parameter name that decodes to control characters or invalid UTF-8 is named in the 400 as it was
+// sent (percent-encoded), so that the OperationOutcome is valid R4, whichever check refuses it.
+func TestOddParameterNamesAreNamedAsSent(t *testing.T) {
+	a := start(t, setup{})
+	nhs := sandbox.PatientAcuteAndRepeat
+	for _, tc := range []struct {
+		query, param string
+		strict       bool
+	}{
+		{"patient=" + nhs + "&patient%3A%00=1", "patient:%00", false},
+		{"patient=" + nhs + "&status%3A%FF=1", "status:%FF", false},
+		{"patient=" + nhs + "&a%00b=1", "a%00b", true},
+		{"patient=" + nhs + "&%FF=1", "%FF", true},
+	} {
+		var headers []string
+		if tc.strict {
+			headers = []string{"Prefer", "handling=strict"}
+		}
+		got := a.get(t, "/MedicationRequest?"+tc.query, headers...) // every answer is checked as R4
+		if got.Status != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", tc.query, got.Status)
+			continue
+		}
+		if expr, _ := issue(t, got)["expression"].([]any); len(expr) == 0 || expr[0] != tc.param {
+			t.Errorf("%s: expression %v, want %s", tc.query, expr, tc.param)
+		}
+	}
+}
+
 func TestCORSForConfiguredOrigins(t *testing.T) {
 	a := start(t, setup{configure: func(c *routes.Config) { c.CORSOrigins = []string{"https://app.example.nhs.uk"} }})
 	pre := func(origin string) *http.Response {

@@ -120,7 +120,6 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		default:
 			f.Patient = src.Prescription.PatientNHSNumber
 			srcs = append(srcs, src)
-			s.shown(src)
 			if src.DetailFailed {
 				notes = append(notes, warning(detailsUnavailable))
 			}
@@ -200,6 +199,9 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 	}
 	for _, m := range page {
 		f.prescription(m.PrescriptionID)
+	}
+	if srch.PrescriptionID != "" && len(page) > 0 {
+		s.shown(srcs[0]) // its one retrieve, whose resources the page shows
 	}
 
 	self := srch.SelfQuery()
