@@ -454,30 +454,23 @@ func (c *Config) validate() error {
 			problems = append(problems, fmt.Errorf("EPS_CORS_ORIGINS: %q is not an origin such as https://app.example.nhs.uk (no wildcard)", o))
 		}
 	}
-	if c.Sandbox() {
-		// Settings only a real Spine uses mean someone meant one: never answer them with the sandbox.
-		for _, f := range []struct{ name, value string }{
-			{"SPINE_CLIENT_CERT", c.SpineClientCert},
-			{"SPINE_CLIENT_KEY", c.SpineClientKey},
-			{"SPINE_CA_CERT", c.SpineCACert},
-		} {
-			if f.value != "" {
-				problems = append(problems, fmt.Errorf("%s is set but SPINE_BASE_URL is not, so the embedded sandbox would answer in Spine's place: set SPINE_BASE_URL, or unset %s to run the sandbox", f.name, f.name))
-			}
+	// Spine's mutual TLS files: required with a real Spine; with the sandbox, a sign that someone
+	// meant a real one, so never answered by the sandbox.
+	for _, f := range []struct{ name, value string }{
+		{"SPINE_CLIENT_CERT", c.SpineClientCert},
+		{"SPINE_CLIENT_KEY", c.SpineClientKey},
+		{"SPINE_CA_CERT", c.SpineCACert},
+	} {
+		switch {
+		case c.Sandbox() && f.value != "":
+			problems = append(problems, fmt.Errorf("%s is set but SPINE_BASE_URL is not, so the embedded sandbox would answer in Spine's place: set SPINE_BASE_URL, or unset %s to run the sandbox", f.name, f.name))
+		case !c.Sandbox() && f.value == "":
+			problems = append(problems, fmt.Errorf("%s is required with SPINE_BASE_URL (Spine requires mutual TLS)", f.name))
 		}
 	}
 	if !c.Sandbox() {
 		if u, err := url.Parse(c.SpineBaseURL); err != nil || u.Scheme != "https" || u.Host == "" {
 			problems = append(problems, fmt.Errorf("SPINE_BASE_URL=%q: want an absolute https URL", c.SpineBaseURL))
-		}
-		for _, f := range []struct{ name, value string }{
-			{"SPINE_CLIENT_CERT", c.SpineClientCert},
-			{"SPINE_CLIENT_KEY", c.SpineClientKey},
-			{"SPINE_CA_CERT", c.SpineCACert},
-		} {
-			if f.value == "" {
-				problems = append(problems, fmt.Errorf("%s is required with SPINE_BASE_URL (Spine requires mutual TLS)", f.name))
-			}
 		}
 		// Authentication cannot be switched off against a real Spine.
 		if c.AuthIssuer == "" { // the verifier checks every token's iss against it, JWKS URL or not

@@ -72,41 +72,36 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 		if err == nil {
 			err = g.auth.Authorize(id, resourceType, interaction)
 		}
+		if id.UserID == "" {
+			// A failed authentication costs an audit write: bound them per client address, so that
+			// a flood without a verified user (no token, a bad one, a malformed header) cannot become
+			// a flood of audit records.
+			if err != nil && !g.unauthLimit.allow(clientAddress(c)) {
+				auditEntryFrom(ctx).skip() // refused before anything was attempted
+				g.rd.throttled(c, g.unauthLimit.retryAfter())
+				c.Abort()
+				return
+			}
+		} else {
+			// A verified user's requests, allowed or refused by RBAC, are audited as its own and held
+			// to the per-client limit.
+			auditEntryFrom(ctx).setIdentity(id)
+			if !g.clientLimit.allow(clientKey(id)) {
+				g.rd.throttled(c, g.clientLimit.retryAfter())
+				c.Abort()
+				return
+			}
+		}
 		if err != nil {
 			var ae *auth.Error
 			if !errors.As(err, &ae) {
 				ae = &auth.Error{Status: http.StatusUnauthorized, BearerCode: "invalid_token", IssueCode: "login",
 					Description: "The bearer token could not be verified."}
 			}
-			// A failed authentication costs an audit write: bound them per client address, so that
-			// a flood without a verified user (no token, a bad one, a malformed header) cannot become
-			// a flood of audit records.
-			if id.UserID == "" && !g.unauthLimit.allow(clientAddress(c)) {
-				auditEntryFrom(ctx).skip() // refused before anything was attempted
-				g.rd.throttled(c, g.unauthLimit.retryAfter())
-				c.Abort()
-				return
-			}
-			if id.UserID != "" {
-				auditEntryFrom(ctx).setIdentity(id)
-				// A verified user refused by RBAC is held to the per-client limit like any other of
-				// its requests; those are audited as its own.
-				if !g.clientLimit.allow(clientKey(id)) {
-					g.rd.throttled(c, g.clientLimit.retryAfter())
-					c.Abort()
-					return
-				}
-			}
 			if h := ae.WWWAuthenticate(); h != "" {
 				c.Header("WWW-Authenticate", h)
 			}
 			g.rd.outcome(c, ae.Status, fhir.Issue{Severity: "error", Code: ae.IssueCode, Diagnostics: ae.Description})
-			c.Abort()
-			return
-		}
-		auditEntryFrom(ctx).setIdentity(id)
-		if !g.clientLimit.allow(clientKey(id)) {
-			g.rd.throttled(c, g.clientLimit.retryAfter())
 			c.Abort()
 			return
 		}
