@@ -49,20 +49,9 @@ func startRun(t *testing.T, env map[string]string, args ...string) (base string,
 		pw.CloseWithError(io.EOF)
 		errc <- err
 	}()
-	// Read the whole welcome (it ends with the Capability line), then let the rest go.
 	out = &strings.Builder{}
-	lines := bufio.NewScanner(pr)
-	for lines.Scan() {
-		line := lines.Text()
-		out.WriteString(line + "\n")
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "FHIR base:"); ok {
-			base = strings.TrimSpace(rest)
-		}
-		if strings.Contains(line, "Capability:") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	out.WriteString(readWelcome(pr))
+	base = welcomeValue(out.String(), "FHIR base:")
 	if base == "" {
 		cancel()
 		t.Fatalf("run printed no FHIR base: %v (%s)", <-errc, out)
@@ -95,6 +84,21 @@ func testEnv(t *testing.T, extra ...string) map[string]string {
 		env[extra[i]] = extra[i+1]
 	}
 	return env
+}
+
+// readWelcome reads the adapter's welcome, which ends with the Capability line, and lets the rest of
+// r go.
+func readWelcome(r io.Reader) string {
+	var welcome strings.Builder
+	lines := bufio.NewScanner(r)
+	for lines.Scan() {
+		welcome.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "Capability:") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, r) }()
+	return welcome.String()
 }
 
 // welcomeValue is what the welcome prints after label (e.g. "Token:").
@@ -264,19 +268,11 @@ func TestAnAuditRecordSurvivesTheProcessBeingKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var welcome strings.Builder
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		welcome.WriteString(lines.Text() + "\n")
-		if strings.Contains(lines.Text(), "Capability:") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	base := welcomeValue(welcome.String(), "FHIR base:")
-	token := strings.TrimPrefix(welcomeValue(welcome.String(), "Token:"), "TOKEN=")
+	welcome := readWelcome(out)
+	base := welcomeValue(welcome, "FHIR base:")
+	token := strings.TrimPrefix(welcomeValue(welcome, "Token:"), "TOKEN=")
 	if base == "" || token == "" {
-		t.Fatalf("no base or token in the welcome:\n%s", welcome.String())
+		t.Fatalf("no base or token in the welcome:\n%s", welcome)
 	}
 
 	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120", nil)
@@ -459,19 +455,11 @@ func TestShutdownLetsARequestUseItsWholeBudget(t *testing.T) {
 		errc <- run(ctx, nil, func(k string) string { return env[k] }, pw, io.Discard)
 		pw.Close()
 	}()
-	var out strings.Builder
-	lines := bufio.NewScanner(pr)
-	for lines.Scan() {
-		out.WriteString(lines.Text() + "\n")
-		if strings.Contains(lines.Text(), "Capability:") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	base := welcomeValue(out.String(), "FHIR base:")
-	token := strings.TrimPrefix(welcomeValue(out.String(), "Token:"), "TOKEN=")
+	welcome := readWelcome(pr)
+	base := welcomeValue(welcome, "FHIR base:")
+	token := strings.TrimPrefix(welcomeValue(welcome, "Token:"), "TOKEN=")
 	if base == "" || token == "" {
-		t.Fatalf("no base or token in the welcome:\n%s", out.String())
+		t.Fatalf("no base or token in the welcome:\n%s", welcome)
 	}
 	type result struct {
 		status int
