@@ -405,7 +405,6 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 	failed += notAsked
 
 	out := make([]mapping.Match, len(page))
-	shown := make(map[tracker.RetrieveQuery]bool, len(fullSrcs))
 	changed := 0
 	for i, m := range page {
 		out[i] = m
@@ -419,9 +418,9 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 			changed++
 			continue
 		}
-		if q := (tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}); !shown[q] {
-			shown[q] = true
+		if q := (tracker.RetrieveQuery{PrescriptionID: m.PrescriptionID, IssueNumber: m.Issue}); fullSrcs[q].Prescription != nil {
 			s.shown(fullSrcs[q])
+			delete(fullSrcs, q) // once for all its lines
 		}
 		if srch.Summary {
 			// The summary form stays; what its includes need comes from the full form.
