@@ -51,18 +51,19 @@ func withRequestIDs() gin.HandlerFunc {
 		}
 		if cid := c.GetHeader("X-Correlation-ID"); clientID.MatchString(cid) {
 			ids.CorrelationID = cid
-			c.Header("X-Correlation-ID", cid)
+			c.Header("X-Correlation-Id", cid)
 		}
 		// The span's own trace id, which continues a caller's traceparent, is what Spine gets, so that
 		// a Spine-side search can be joined to the trace; without tracing, the header or request id.
-		tp := c.GetHeader("traceparent")
 		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
-			ids.TraceID = sc.TraceID().String()
-			tp = "00-" + ids.TraceID + "-" + sc.SpanID().String() + "-01"
+			id := sc.TraceID()
+			ids.TraceID = id.String()
+			ids.EpsTraceID = traceEncoding.EncodeToString(id[:])
+		} else {
+			ids.EpsTraceID = epsTraceID(c.GetHeader("traceparent"), ids.RequestID)
 		}
-		ids.EpsTraceID = epsTraceID(tp, ids.RequestID)
 		trace.SpanFromContext(c.Request.Context()).SetAttributes(attribute.String("eps.trace_id", ids.EpsTraceID))
-		c.Header("X-Request-ID", ids.RequestID)
+		c.Header("X-Request-Id", ids.RequestID) // canonical spelling: Set need not make a copy of the name
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), idsKey{}, ids))
 		c.Next()
 	}
@@ -106,7 +107,17 @@ func newUUID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
 }
 
 // logRequests logs one line per request. It logs the route, never the query string: the query holds

@@ -2,7 +2,9 @@ package routes
 
 import (
 	"context"
+	"encoding/hex"
 	"net/url"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
@@ -25,6 +27,7 @@ type telemetry struct {
 	prop     propagation.TextMapPropagator
 	tracer   trace.Tracer
 	inFlight metric.Int64UpDownCounter
+	routes   sync.Map // route template -> its metric.MeasurementOption, made once
 }
 
 func newTelemetry(d Deps) *telemetry {
@@ -42,6 +45,30 @@ func newTelemetry(d Deps) *telemetry {
 	t.inFlight, _ = t.mp.Meter(instrumentation).Int64UpDownCounter("http.server.active_requests",
 		metric.WithUnit("{request}"), metric.WithDescription("Requests being served now."))
 	return t
+}
+
+// traceResponse is the traceresponse header's value for sc: 00-<trace-id>-<span-id>-<flags>.
+func traceResponse(sc trace.SpanContext) string {
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var b [55]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	flags := sc.TraceFlags() & trace.FlagsSampled
+	hex.Encode(b[53:], []byte{byte(flags)})
+	return string(b[:])
+}
+
+// routeAttrs is the in-flight gauge's attributes for a route template. Templates are the fixed set
+// the router knows (and "" for no route), so each is built once rather than on every request.
+func (t *telemetry) routeAttrs(route string) metric.MeasurementOption {
+	if o, ok := t.routes.Load(route); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o, _ := t.routes.LoadOrStore(route, metric.WithAttributeSet(attribute.NewSet(attribute.String("http.route", route))))
+	return o.(metric.MeasurementOption)
 }
 
 // start opens a child span of the request's.
@@ -74,20 +101,16 @@ func (t *telemetry) serverSpans() []gin.HandlerFunc {
 	}
 	restore := func(c *gin.Context) {
 		s := c.MustGet(key).(saved)
-		r := c.Request.WithContext(c.Request.Context())
+		// c.Request is otelgin's own copy, made as it started the span: the real URL goes back on it.
+		r := c.Request
 		r.URL, r.RequestURI = s.url, s.requestURI
-		c.Request = r
 		sc := trace.SpanContextFromContext(r.Context())
 		if sc.IsValid() {
-			flags := "00"
-			if sc.IsSampled() {
-				flags = "01"
-			}
-			c.Header("traceresponse", "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+flags)
+			c.Header("Traceresponse", traceResponse(sc))
 		}
-		ctx := r.Context()
-		t.inFlight.Add(ctx, 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
-		defer t.inFlight.Add(ctx, -1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
+		ctx, route := r.Context(), t.routeAttrs(c.FullPath())
+		t.inFlight.Add(ctx, 1, route)
+		defer t.inFlight.Add(ctx, -1, route)
 		c.Next()
 	}
 	return []gin.HandlerFunc{

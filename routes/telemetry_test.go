@@ -171,6 +171,40 @@ func TestNoIdentifierReachesTelemetry(t *testing.T) {
 	_ = http.StatusOK
 }
 
+// TestActiveRequestsAreCountedByRoute: http.server.active_requests carries each request's route
+// template, never its path, and is back to zero once the requests are answered.
+func TestActiveRequestsAreCountedByRoute(t *testing.T) {
+	a := start(t, setup{traced: true, cached: true})
+	for _, path := range []string{search(sandbox.PatientAcuteAndRepeat), "/MedicationRequest/48A894-C86002-00009E-1-1", "/nowhere"} {
+		a.get(t, path)
+		a.get(t, path)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := a.Metrics.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "http.server.active_requests" {
+				continue
+			}
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				t.Fatalf("http.server.active_requests is a %T", m.Data)
+			}
+			for _, dp := range sum.DataPoints {
+				route, _ := dp.Attributes.Value("http.route")
+				got[route.AsString()] += dp.Value
+			}
+		}
+	}
+	want := map[string]int64{"/FHIR/R4/MedicationRequest": 0, "/FHIR/R4/MedicationRequest/:id": 0, "": 0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("active requests by route = %v, want %v", got, want)
+	}
+}
+
 // TestACallerThatHangsUpDoesNotFailTheOthers: two requests for the same slow Spine search share one
 // Spine call; the one that started it hangs up, the other still gets its answer, and its trace says
 // it joined the call in flight.

@@ -52,12 +52,16 @@ type redactingTracer struct {
 	p *redactingProvider
 }
 
+// Start starts the span without its attributes and sets them, redacted, only if it records: a span
+// that is not recorded (nothing exports, or the sampler said no) would drop them anyway, and building
+// the redacted copy was most of what such a span cost. Every sampler Setup builds (the OTEL_TRACES_SAMPLER
+// names) decides on the trace id and the parent alone, so it decides as it would with them.
 func (t *redactingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
-	clean := []trace.SpanStartOption{
-		trace.WithAttributes(redactAttrs(cfg.Attributes())...),
-		trace.WithSpanKind(cfg.SpanKind()),
-		trace.WithLinks(cfg.Links()...),
+	clean := make([]trace.SpanStartOption, 1, 4)
+	clean[0] = trace.WithSpanKind(cfg.SpanKind())
+	if links := cfg.Links(); len(links) > 0 {
+		clean = append(clean, trace.WithLinks(links...))
 	}
 	if !cfg.Timestamp().IsZero() {
 		clean = append(clean, trace.WithTimestamp(cfg.Timestamp()))
@@ -66,6 +70,9 @@ func (t *redactingTracer) Start(ctx context.Context, name string, opts ...trace.
 		clean = append(clean, trace.WithNewRoot())
 	}
 	ctx, span := t.t.Start(ctx, name, clean...)
+	if attrs := cfg.Attributes(); len(attrs) > 0 && span.IsRecording() {
+		span.SetAttributes(redactAttrs(attrs)...)
+	}
 	wrapped := &redactingSpan{Span: span, p: t.p}
 	return trace.ContextWithSpan(ctx, wrapped), wrapped
 }
@@ -79,6 +86,9 @@ type redactingSpan struct {
 }
 
 func (s *redactingSpan) SetAttributes(kv ...attribute.KeyValue) {
+	if !s.Span.IsRecording() {
+		return
+	}
 	s.Span.SetAttributes(redactAttrs(kv)...)
 }
 
