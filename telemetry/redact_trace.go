@@ -29,7 +29,8 @@ var rawURLKeys = map[attribute.Key]bool{
 // descriptions (which may quote a URL, as *url.Error does) are left out. A SpanProcessor cannot do
 // this: it sees attributes only after they are set, and cannot remove them.
 //
-// Setup already applies it; use it directly only around a provider built elsewhere.
+// Setup already applies it; use it directly only around a provider built elsewhere. Its sampler
+// should not decide on span attributes: a span's attributes are set once it is known to be recorded.
 func RedactingTracerProvider(tp trace.TracerProvider) trace.TracerProvider {
 	if r, ok := tp.(*redactingProvider); ok {
 		return r
