@@ -192,10 +192,10 @@ const numColumns = 22
 // limit.
 const insertChunk = 64
 
-// sqliteChunk is the rows of SQLite's multi-row INSERT, prepared once: a batch is written as whole
-// chunks and then one row at a time, so a group commit runs a statement per sqliteChunk records
-// rather than one per record.
-const sqliteChunk = 16
+// sqliteChunks are the row counts of SQLite's multi-row INSERTs, prepared once, largest first: a batch
+// is written as whole chunks of the largest that fits, then of the next, so a group commit of n
+// records runs at most n/16 + 4 statements rather than one per record.
+var sqliteChunks = []int{16, 8, 4, 2, 1}
 
 // insertRows is an INSERT of n records. SQLite gets anonymous placeholders: it looks a numbered one
 // ($1) up by name in a list on every bind, which made a multi-row INSERT quadratic in its rows.
@@ -222,58 +222,60 @@ func insertRows(d dialect, n int) string {
 	return sb.String()
 }
 
-// inserts are SQLite's INSERT statements, prepared once on the store's database: database/sql keeps
-// each prepared on every connection that has run it, so a group commit parses no SQL once its
-// connection has run the statement.
-type inserts struct{ one, chunk *sql.Stmt }
+// inserts are SQLite's INSERT statements, one per size in sqliteChunks, prepared once on the store's
+// database: database/sql keeps each prepared on every connection that has run it, so a group commit
+// parses no SQL once its connection has run the statement.
+type inserts struct{ bySize []*sql.Stmt } // bySize[i] inserts sqliteChunks[i] rows
 
 func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
-	one, err := db.PrepareContext(ctx, insertRows(sqliteDB, 1))
-	if err != nil {
-		return nil, fmt.Errorf("audit: prepare insert: %w", err)
+	in := &inserts{}
+	for _, n := range sqliteChunks {
+		st, err := db.PrepareContext(ctx, insertRows(sqliteDB, n))
+		if err != nil {
+			in.close()
+			return nil, fmt.Errorf("audit: prepare insert: %w", err)
+		}
+		in.bySize = append(in.bySize, st)
 	}
-	chunk, err := db.PrepareContext(ctx, insertRows(sqliteDB, sqliteChunk))
-	if err != nil {
-		one.Close()
-		return nil, fmt.Errorf("audit: prepare insert: %w", err)
-	}
-	return &inserts{one: one, chunk: chunk}, nil
+	return in, nil
 }
 
 func (in *inserts) close() {
 	if in != nil {
-		in.one.Close()
-		in.chunk.Close()
+		for _, st := range in.bySize {
+			st.Close()
+		}
 	}
 }
 
 // insert appends records. SQLite runs in-process: its prepared statements cost no round trips, and
-// they are run with whole chunks of records and then one record at a time. PostgreSQL gets multi-row
-// INSERTs of up to insertChunk records, one round trip each. in is the store's statements: every
-// SQLite store prepares them as it opens, and PostgreSQL's is nil.
+// they are run with whole chunks of records, largest first. PostgreSQL gets multi-row INSERTs of up
+// to insertChunk records, one round trip each. in is the store's statements: every SQLite store
+// prepares them as it opens, and PostgreSQL's is nil.
 func insert(ctx context.Context, tx *sql.Tx, d dialect, in *inserts, recs []Record) error {
 	if d != postgresDB {
-		if in == nil {
+		if in == nil || len(in.bySize) != len(sqliteChunks) {
 			return errors.New("audit: SQLite's INSERT statements are not prepared")
 		}
-		// The transaction's handles of the store's statements: closing them leaves the store's open.
-		one, chunk := tx.StmtContext(ctx, in.one), tx.StmtContext(ctx, in.chunk)
-		defer one.Close()
-		defer chunk.Close()
-		args := make([]any, 0, sqliteChunk*numColumns)
-		for len(recs) > 0 {
-			stmt, n := one, 1
-			if len(recs) >= sqliteChunk {
-				stmt, n = chunk, sqliteChunk
+		args := make([]any, 0, sqliteChunks[0]*numColumns)
+		for i, n := range sqliteChunks {
+			if len(recs) < n {
+				continue
 			}
-			args = args[:0]
-			for _, r := range recs[:n] {
-				args = r.values(args)
+			// The transaction's handle of the store's statement: closing it leaves the store's open.
+			stmt := tx.StmtContext(ctx, in.bySize[i])
+			for len(recs) >= n {
+				args = args[:0]
+				for _, r := range recs[:n] {
+					args = r.values(args)
+				}
+				if _, err := stmt.ExecContext(ctx, args...); err != nil {
+					stmt.Close()
+					return err
+				}
+				recs = recs[n:]
 			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			recs = recs[n:]
+			stmt.Close()
 		}
 		return nil
 	}

@@ -221,25 +221,34 @@ func TestFailClosed(t *testing.T) {
 	})
 }
 
-// TestABatchIsStoredWholeInChainOrder: a group commit longer than one multi-row INSERT (SQLite's
-// whole chunks and a remainder written one row at a time; PostgreSQL's full INSERT and a shorter one)
-// stores every record in its own row, with its own values, in chain order.
+// TestABatchIsStoredWholeInChainOrder: group commits of every size the multi-row INSERTs split
+// differently (SQLite's chunks of 16, 8, 4, 2 and 1 rows; PostgreSQL's full INSERT and a shorter one)
+// store every record in its own row, with its own values, in chain order.
 func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}})
-			const n = insertChunk + sqliteChunk + 5
 			start := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-			batch := make([]*request, n)
-			for i := range batch {
-				ev := event(fmt.Sprintf("99900%05d", i), fmt.Sprintf("user-%d", i), start.Add(time.Duration(i)*time.Second))
-				ev.PrescriptionIDs = []string{fmt.Sprintf("24F5DA-A83008-%06d", i)}
-				batch[i] = &request{ev: ev}
+			var all []*request
+			h := head{}
+			// 85 = 64 + 16 + 5 (PostgreSQL's 64 and a shorter INSERT; SQLite's 16s, a 4 and a 1), then
+			// 31 = 16 + 8 + 4 + 2 + 1, 2, and 1.
+			for _, size := range []int{insertChunk + 16 + 5, 31, 2, 1} {
+				batch := make([]*request, size)
+				for i := range batch {
+					k := len(all) + i
+					ev := event(fmt.Sprintf("99900%05d", k), fmt.Sprintf("user-%d", k), start.Add(time.Duration(k)*time.Second))
+					ev.PrescriptionIDs = []string{fmt.Sprintf("24F5DA-A83008-%06d", k)}
+					batch[i] = &request{ev: ev}
+				}
+				// The writer is idle: nothing else is recorded while the test commits its batches directly.
+				var err error
+				if h, err = s.commit(h, batch); err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, batch...)
 			}
-			// The writer is idle: nothing else is recorded while the test commits its batch directly.
-			if _, err := s.commit(head{}, batch); err != nil {
-				t.Fatal(err)
-			}
+			n := len(all)
 			rows, err := s.db.QueryContext(context.Background(), `SELECT `+columns+` FROM audit_records WHERE chain = $1 ORDER BY seq`, s.Instance())
 			if err != nil {
 				t.Fatal(err)
@@ -251,7 +260,7 @@ func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := batch[min(i, n-1)].ev
+				want := all[min(i, n-1)].ev
 				if r.Seq != int64(i+1) || r.PatientNHS != want.PatientNHS || r.UserID != want.UserID ||
 					!r.Time.Equal(want.Time) || len(r.PrescriptionIDs) != 1 || r.PrescriptionIDs[0] != want.PrescriptionIDs[0] {
 					t.Errorf("row %d: seq %d, patient %s, user %s, at %s, ids %v; want seq %d, %s, %s, %s, %v", i, r.Seq,
