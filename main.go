@@ -516,6 +516,7 @@ func securityDescription(cfg *config.Config) string {
 func printWelcome(w io.Writer, cfg *config.Config, issuer *auth.Issuer, adminAddr string) {
 	fmt.Fprintf(w, "EPS Tracker FHIR adapter %s\n", version)
 	fmt.Fprintf(w, "  FHIR base:  %s\n", cfg.BaseURL)
+	fmt.Fprintf(w, "  Transport:  %s\n", transport(cfg))
 	fmt.Fprintf(w, "  Metrics:    http://%s/metrics\n", adminAddr)
 	if !cfg.Sandbox() {
 		fmt.Fprintf(w, "  Spine:      %s\n", cfg.SpineBaseURL)
@@ -536,6 +537,18 @@ func printWelcome(w io.Writer, cfg *config.Config, issuer *auth.Issuer, adminAdd
 	fmt.Fprintf(w, "  Audit:      every access recorded; check the trail with: go run . audit verify\n")
 	fmt.Fprintf(w, "  Try:        curl -s -H \"Authorization: Bearer $TOKEN\" '%s/MedicationRequest?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|%s&_pretty=true'\n", cfg.BaseURL, nhs)
 	fmt.Fprintf(w, "  Capability: curl -s '%s/metadata'\n", cfg.BaseURL)
+}
+
+// transport says how the FHIR port is served, for the banner.
+func transport(cfg *config.Config) string {
+	switch {
+	case cfg.TLSCert != "":
+		return "HTTPS (EPS_FHIR_TLS_CERT)"
+	case cfg.AllowPlainHTTP && !config.Loopback(cfg.Addr):
+		return "plain HTTP, relying on a TLS-terminating proxy in front (EPS_FHIR_ALLOW_PLAIN_HTTP)"
+	default:
+		return "plain HTTP on loopback only"
+	}
 }
 
 func firstOf(s ...string) string {

@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
+	"github.com/nhs-eps/eps-fhir-tracker/config"
 )
 
 func TestMain(m *testing.M) {
@@ -121,6 +122,10 @@ func TestRunServesFHIRFromTheEmbeddedSandbox(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %d", res.StatusCode)
+	}
+
+	if got := welcomeValue(out.String(), "Transport:"); got != "plain HTTP on loopback only" {
+		t.Errorf("the welcome's transport is %q, want plain HTTP on loopback only", got)
 	}
 
 	// The welcome names a token and a ready-to-paste curl: the search it shows must return a Bundle,
@@ -415,6 +420,22 @@ func TestTokenAndAuditVerifyCommands(t *testing.T) {
 
 // TestTuneCollectorKeepsWhatTheEnvironmentSets: unset, GOGC and GOMEMLIMIT get the adapter's
 // defaults; set, they are left as the runtime read them.
+// TestTheWelcomeSaysHowTheFHIRPortIsServed: HTTPS, plain HTTP behind a proxy, or loopback only.
+func TestTheWelcomeSaysHowTheFHIRPortIsServed(t *testing.T) {
+	for _, c := range []struct {
+		cfg  config.Config
+		want string
+	}{
+		{config.Config{Addr: "127.0.0.1:8080"}, "plain HTTP on loopback only"},
+		{config.Config{Addr: "0.0.0.0:8080", AllowPlainHTTP: true}, "plain HTTP, relying on a TLS-terminating proxy in front (EPS_FHIR_ALLOW_PLAIN_HTTP)"},
+		{config.Config{Addr: "0.0.0.0:8443", TLSCert: "cert.pem", TLSKey: "key.pem"}, "HTTPS (EPS_FHIR_TLS_CERT)"},
+	} {
+		if got := transport(&c.cfg); got != c.want {
+			t.Errorf("%+v: transport %q, want %q", c.cfg, got, c.want)
+		}
+	}
+}
+
 func TestTuneCollectorKeepsWhatTheEnvironmentSets(t *testing.T) {
 	prevPercent, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
 	t.Cleanup(func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) })

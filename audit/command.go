@@ -23,6 +23,9 @@ func VerifyCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	dsn := fs.String("dsn", getenv("EPS_AUDIT_DSN"), "audit store: SQLite file path or file: URI, or postgres:// URL (default EPS_AUDIT_DSN)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the flag package has printed the usage: asking for it is not a failure
+		}
 		return err
 	}
 	if fs.NArg() > 0 {

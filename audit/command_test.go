@@ -23,6 +23,12 @@ func TestVerifyCommand(t *testing.T) {
 		return stdout.String() + stderr.String(), err
 	}
 
+	t.Run("--help prints the usage and is not a failure", func(t *testing.T) {
+		out, err := run("--help")
+		if err != nil || !strings.Contains(out, "-dsn") {
+			t.Errorf("VerifyCommand(--help) = %v\n%s", err, out)
+		}
+	})
 	t.Run("an intact trail verifies", func(t *testing.T) {
 		out, err := run("--dsn", dsn)
 		if err != nil {

@@ -215,7 +215,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		}
 	}
 	version := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() { Usage(stderr) }
+	fs.Usage = func() {} // --help prints the usage once, below; other parse errors are reported by the caller
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			Usage(stderr)

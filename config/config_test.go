@@ -183,6 +183,13 @@ func TestLoad(t *testing.T) {
 				t.Errorf("--help does not mention %s", want)
 			}
 		}
+		if n := strings.Count(help.String(), "Usage: eps-fhir-tracker"); n != 1 {
+			t.Errorf("--help printed the usage %d times, want once", n)
+		}
+		var bad strings.Builder
+		if _, err := Load([]string{"--no-such-flag"}, env(nil), &bad); err == nil || bad.Len() != 0 {
+			t.Errorf("an unknown flag gave %v and wrote %q; want an error and nothing written (the caller reports it)", err, bad.String())
+		}
 	})
 	t.Run("paging keys rotate: several keys, the first signs", func(t *testing.T) {
 		c, err := Load(nil, env(map[string]string{"EPS_FHIR_PAGE_KEY": strings.Repeat("a", 32) + "," + strings.Repeat("b", 32)}), io.Discard)
