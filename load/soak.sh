@@ -27,7 +27,7 @@ CLEAN=${CLEAN:-$((DURATION / 3))}
 FAULTS=$((DURATION - CLEAN))
 f=$((FAULTS / 5))
 PHASES=${PHASES:-"0:latency=300ms $f:reset $((f * 2)):hang $((f * 3)):rotate $((f * 3 + 1)):none"}
-# wrk waits longer than the adapter's own deadline (EPS_REQUEST_TIMEOUT, 25 s), so that an answer
+# wrk waits longer than the adapter's own request deadline (twice SPINE_TIMEOUT and 2 s: 22 s), so that an answer
 # the adapter is late with counts as a transport error, not one it was never given time to send.
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-30s}
 
