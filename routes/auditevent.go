@@ -23,12 +23,13 @@ import (
 func (h *handlers) searchAuditEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id, _ := auth.From(ctx)
-	q, offset, err := h.searchQuery(c, id.UserID)
+	strict := strictHandling(c.Request.Header.Values("Prefer"))
+	q, offset, err := h.searchQuery(c, id.UserID, strict)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
 	}
-	aq, self, err := parseAuditQuery(q, strictHandling(c.GetHeader("Prefer")))
+	aq, self, err := parseAuditQuery(q, strict)
 	if err != nil {
 		h.rd.fail(c, err)
 		return

@@ -141,10 +141,24 @@ func TestStrictHandling(t *testing.T) {
 		`handling="strict"`:               true,
 		"Handling=Strict":                 true,
 		"respond-async, handling=lenient": false,
+		"handling=strict; x=y":            true,
+		"handling=strict;x":               true,
+		"return=minimal; handling=strict": false, // a parameter of return, not a preference
+		"handling=strictly":               false,
 	} {
-		if got := strictHandling(prefer); got != want {
+		if got := strictHandling([]string{prefer}); got != want {
 			t.Errorf("strictHandling(%q) = %v, want %v", prefer, got, want)
 		}
+	}
+}
+
+// TestStrictHandlingReadsEveryPreferLine: RFC 7240 lets preferences come on separate field lines.
+func TestStrictHandlingReadsEveryPreferLine(t *testing.T) {
+	if !strictHandling([]string{"return=representation", "handling=strict"}) {
+		t.Error("handling=strict on a second Prefer line was missed")
+	}
+	if strictHandling([]string{"return=representation", "respond-async"}) {
+		t.Error("no handling preference read as strict")
 	}
 }
 

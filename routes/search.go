@@ -3,8 +3,10 @@ package routes
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,12 +37,13 @@ type handlers struct {
 func (h *handlers) searchMedicationRequests(c *gin.Context) {
 	ctx := c.Request.Context()
 	id, _ := auth.From(ctx)
-	q, offset, err := h.searchQuery(c, id.UserID)
+	strict := strictHandling(c.Request.Header.Values("Prefer"))
+	q, offset, err := h.searchQuery(c, id.UserID, strict)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
 	}
-	srch, err := mapping.ParseSearch(q, h.cfg.Now(), strictHandling(c.GetHeader("Prefer")))
+	srch, err := mapping.ParseSearch(q, h.cfg.Now(), strict)
 	if err != nil {
 		h.rd.fail(c, err)
 		return
@@ -76,7 +79,7 @@ func windowNote(srch *mapping.Search) string {
 
 // searchQuery reads a search's query exactly (parseQuery) and, for a paging link, opens its token:
 // the search it names and the offset of its page.
-func (h *handlers) searchQuery(c *gin.Context, user string) (url.Values, int, error) {
+func (h *handlers) searchQuery(c *gin.Context, user string, strict bool) (url.Values, int, error) {
 	q, err := parseQuery(c.Request.URL.RawQuery)
 	if err != nil {
 		return nil, 0, err
@@ -84,6 +87,17 @@ func (h *handlers) searchQuery(c *gin.Context, user string) (url.Values, int, er
 	tok := q.Get("_page")
 	if tok == "" {
 		return q, 0, nil
+	}
+	// A paging link carries its whole search. Anything else sent beside it is not applied: ignored,
+	// as an unknown parameter is, and so a 400 under strict handling. _format and _pretty shape the
+	// answer, not the search.
+	if strict {
+		for _, name := range slices.Sorted(maps.Keys(q)) {
+			if name != "_page" && name != "_format" && name != "_pretty" {
+				return nil, 0, &mapping.ParamError{Param: name,
+					Msg: "A paging link carries its search, so a parameter beside _page would not be applied: repeat the search with it instead."}
+			}
+		}
 	}
 	saved, offset, err := h.pager.open(tok, user, h.cfg.Now())
 	if err != nil {
@@ -179,11 +193,16 @@ func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found
 }
 
 // strictHandling reports whether the client sent Prefer: handling=strict (FHIR search.html 3.1.1.6).
-func strictHandling(prefer string) bool {
-	for _, p := range strings.Split(prefer, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if strings.EqualFold(strings.TrimSpace(k), "handling") && strings.EqualFold(strings.Trim(strings.TrimSpace(v), `"`), "strict") {
-			return true
+// prefer is every Prefer field line: RFC 7240 lets preferences be split across lines and comma-
+// separated within one, and lets each carry ;parameters after its value.
+func strictHandling(prefer []string) bool {
+	for _, line := range prefer {
+		for _, p := range strings.Split(line, ",") {
+			p, _, _ = strings.Cut(p, ";")
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(strings.TrimSpace(k), "handling") && strings.EqualFold(strings.Trim(strings.TrimSpace(v), `"`), "strict") {
+				return true
+			}
 		}
 	}
 	return false

@@ -364,6 +364,30 @@ func TestPaging(t *testing.T) {
 		}
 	})
 
+	t.Run("a parameter beside _page is not applied: ignored, or a 400 under strict handling", func(t *testing.T) {
+		page := a.get(t, search(sandbox.PatientManyItems, "_count=5"))
+		u, _ := url.Parse(link(page.JSON, "next"))
+		tok := u.Query().Get("_page")
+		plain := a.get(t, "/MedicationRequest?_page="+tok)
+		edited := a.get(t, "/MedicationRequest?_page="+tok+"&status=cancelled")
+		if edited.Status != http.StatusOK || !slices.Equal(ids(edited.JSON, "match"), ids(plain.JSON, "match")) {
+			t.Errorf("lenient: status %d, ids %v; want the page as its link gives it, %v", edited.Status, ids(edited.JSON, "match"), ids(plain.JSON, "match"))
+		}
+		if self := link(edited.JSON, "self"); strings.Contains(self, "cancelled") {
+			t.Errorf("the self link %q shows a filter that was not applied", self)
+		}
+		strict := a.get(t, "/MedicationRequest?_page="+tok+"&status=cancelled", "Prefer", "handling=strict")
+		if strict.Status != http.StatusBadRequest {
+			t.Fatalf("strict: status %d, want 400: %s", strict.Status, strict.Body)
+		}
+		if is := issue(t, strict); !slices.Contains(toStrings(is["expression"]), "status") {
+			t.Errorf("issue %v does not name status", is)
+		}
+		if ok := a.get(t, "/MedicationRequest?_page="+tok+"&_pretty=true", "Prefer", "handling=strict"); ok.Status != http.StatusOK {
+			t.Errorf("strict with _pretty: status %d, want 200", ok.Status)
+		}
+	})
+
 	t.Run("an altered paging token is a 400", func(t *testing.T) {
 		page := a.get(t, search(sandbox.PatientManyItems, "_count=5"))
 		next := link(page.JSON, "next")
