@@ -184,9 +184,16 @@ func limitURL(rend *renderer, max int) gin.HandlerFunc {
 	}
 }
 
-// negotiate refuses, with a 406, a response format other than FHIR JSON (_format or Accept).
+// negotiate refuses a query with broken percent-encoding (400, naming the parameter: net/url would
+// drop it, and _pretty or _format with it, silently), then, with a 406, a response format other than
+// FHIR JSON (_format or Accept).
 func negotiate(rend *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if _, err := parseQuery(c.Request.URL.RawQuery); err != nil {
+			rend.fail(c, err)
+			c.Abort()
+			return
+		}
 		if !fhir.NegotiateRequest(c.Request) {
 			rend.outcome(c, http.StatusNotAcceptable, fhir.Issue{
 				Severity: "error", Code: "not-supported",

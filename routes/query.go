@@ -28,10 +28,10 @@ func parseQuery(raw string) (url.Values, error) {
 		switch {
 		case kerr != nil:
 			errs = append(errs, &mapping.ParamError{Param: printableParam(rawKey),
-				Msg: "The parameter's name has broken percent-encoding (a % must be followed by two hex digits): nothing was searched."})
+				Msg: "The parameter's name has broken percent-encoding (a % must be followed by two hex digits): the request was not served."})
 		case verr != nil:
 			errs = append(errs, &mapping.ParamError{Param: key,
-				Msg: "The value has broken percent-encoding (a % must be followed by two hex digits; write a literal % as %25): nothing was searched."})
+				Msg: "The value has broken percent-encoding (a % must be followed by two hex digits; write a literal % as %25): the request was not served."})
 		default:
 			q[key] = append(q[key], value)
 		}

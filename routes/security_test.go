@@ -146,6 +146,25 @@ func TestBrokenPercentEncodingIsRefusedNeverDropped(t *testing.T) {
 			}
 		}
 	}
+	t.Run("on every FHIR route, not only the search", func(t *testing.T) {
+		for _, tc := range []struct{ path, param string }{
+			{"/MedicationRequest/3AF2CB-C86002-0000BX-1-1?_pretty=%zz", "_pretty"},
+			{"/MedicationDispense/d-3AF2CB-C86002-0000BX-1-1?x=%zz", "x"},
+			{"/Patient/" + nhs + "?x=%zz", "x"},
+			{"/metadata?_pretty=%zz", "_pretty"},
+			{"/metadata?_format=json%zz", "_format"},
+			{"/SearchParameter/MedicationRequest-issue?x=%", "x"},
+		} {
+			got := a.get(t, tc.path)
+			if got.Status != http.StatusBadRequest {
+				t.Errorf("%s: status %d, want 400", tc.path, got.Status)
+				continue
+			}
+			if expr, _ := issue(t, got)["expression"].([]any); len(expr) == 0 || expr[0] != tc.param {
+				t.Errorf("%s: expression %v, want %s", tc.path, expr, tc.param)
+			}
+		}
+	})
 	t.Run("a ';' stays in the value, where the parameter's rules judge it", func(t *testing.T) {
 		got := a.get(t, "/MedicationRequest?patient="+nhs+"&status=completed;active")
 		if got.Status != http.StatusBadRequest {
