@@ -53,6 +53,38 @@ func TestARepeatedRequestIsAnsweredFromTheAnswerCache(t *testing.T) {
 			t.Errorf("status %d", got.Status)
 		}
 	})
+	t.Run("If-None-Match on several field lines still gives a 304", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		req.Header.Add("If-None-Match", `"something-else"`)
+		req.Header.Add("If-None-Match", first.Header.Get("ETag"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotModified {
+			t.Errorf("status %d, want 304", res.StatusCode)
+		}
+	})
+	t.Run("If-Match: the current ETag gives the answer, any other a 412 without data", func(t *testing.T) {
+		tag := first.Header.Get("ETag")
+		if got := a.get(t, path, "If-Match", tag); got.Status != http.StatusOK {
+			t.Errorf("If-Match %s: status %d, want 200", tag, got.Status)
+		}
+		if got := a.get(t, path, "If-Match", "*"); got.Status != http.StatusOK {
+			t.Errorf("If-Match *: status %d, want 200", got.Status)
+		}
+		for _, other := range []string{`"nope"`, "W/" + tag} { // If-Match compares strongly
+			got := a.get(t, path, "If-Match", other)
+			if got.Status != http.StatusPreconditionFailed || got.JSON["resourceType"] != "OperationOutcome" {
+				t.Errorf("If-Match %s: status %d, body %.200s; want a 412 OperationOutcome", other, got.Status, got.Body)
+			}
+		}
+		if r := a.lastRecord(t); r.Status != http.StatusPreconditionFailed {
+			t.Errorf("the 412 was recorded with status %d", r.Status)
+		}
+	})
 	t.Run("paging does not call Spine again while the entry lives", func(t *testing.T) {
 		a.Spine.Sandbox.ResetCalls()
 		next := link(first.JSON, "next")

@@ -86,7 +86,14 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 		if pretty { // other bytes, so another strong validator (RFC 9110 8.8.1)
 			etag = strings.TrimSuffix(etag, `"`) + `.pretty"`
 		}
-		if etagMatches(c.GetHeader("If-None-Match"), etag) {
+		// RFC 9110 13.2.2: If-Match first (strong comparison), then If-None-Match (weak). Either may
+		// come as several field lines.
+		if im := c.Request.Header.Values("If-Match"); len(im) > 0 && !etagMatchesStrong(strings.Join(im, ","), etag) {
+			rd.outcome(c, http.StatusPreconditionFailed, fhir.Issue{Severity: "error", Code: "conflict",
+				Diagnostics: "If-Match names no current version of this answer, so it is not sent: fetch it again without If-Match."})
+			return
+		}
+		if etagMatches(strings.Join(c.Request.Header.Values("If-None-Match"), ","), etag) {
 			status = http.StatusNotModified
 		}
 	}
@@ -133,6 +140,17 @@ func ETag(compact []byte) string {
 	return `"` + base64.RawURLEncoding.EncodeToString(tag[:]) + `"`
 }
 
+// etagMatchesStrong is If-Match's strong comparison: a weak tag (W/) never matches.
+func etagMatchesStrong(ifMatch, etag string) bool {
+	for _, candidate := range strings.Split(ifMatch, ",") {
+		if candidate = strings.TrimSpace(candidate); candidate == etag || candidate == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// etagMatches is If-None-Match's weak comparison: W/ is ignored.
 func etagMatches(ifNoneMatch, etag string) bool {
 	for _, candidate := range strings.Split(ifNoneMatch, ",") {
 		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")

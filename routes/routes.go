@@ -172,9 +172,11 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// SMART discovery is plain JSON whatever the Accept header (SMART App Launch 2: "Responses ... SHALL
+	// be JSON, regardless of Accept headers"), so FHIR's content negotiation does not apply to it.
+	get(r, "/FHIR/R4/.well-known/smart-configuration", handleSMARTConfiguration(d.Auth))
 	base := r.Group("/FHIR/R4", negotiate(rend))
 	get(base, "/metadata", metadata)
-	get(base, "/.well-known/smart-configuration", handleSMARTConfiguration(d.Auth))
 	get(base, "/SearchParameter/:id", searchParameter)
 
 	// Patient data: each route authenticates, authorises, and is audited.

@@ -231,10 +231,26 @@ func TestCORSForConfiguredOrigins(t *testing.T) {
 	if exp := got.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(exp, "ETag") || !strings.Contains(exp, "Location") {
 		t.Errorf("exposed headers %q", exp)
 	}
+	// An answer without CORS headers must say it depends on Origin too, or a shared cache could serve
+	// it to the allowed origin (the discovery document is public and kept for an hour).
+	for _, origin := range []string{"", "https://evil.example", "https://app.example.nhs.uk"} {
+		got := a.get(t, "/.well-known/smart-configuration", "Origin", origin)
+		if !slices.Contains(got.Header.Values("Vary"), "Origin") {
+			t.Errorf("Origin %q: Vary %v, want Origin", origin, got.Header.Values("Vary"))
+		}
+	}
 }
 
 func TestSMARTDiscovery(t *testing.T) {
 	a := start(t, setup{})
+	t.Run("JSON whatever the Accept header", func(t *testing.T) {
+		for _, accept := range []string{"application/fhir+xml", "text/html", "application/json"} {
+			got := a.get(t, "/.well-known/smart-configuration", "Accept", accept)
+			if got.Status != http.StatusOK || !strings.HasPrefix(got.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("Accept %s: %d %s", accept, got.Status, got.Header.Get("Content-Type"))
+			}
+		}
+	})
 	res, err := http.Get(a.URL + "/.well-known/smart-configuration")
 	if err != nil {
 		t.Fatal(err)
