@@ -105,13 +105,25 @@ func TestPager(t *testing.T) {
 			t.Errorf("%d compressed queries kept, want at most %d", n, maxCompressedQueries)
 		}
 	})
-	t.Run("a token expires", func(t *testing.T) {
-		tok := p.token(q, 10, "u", at)
-		if _, _, err := p.open(tok, "u", at.Add(59*time.Minute)); err != nil {
-			t.Errorf("before expiry: %v", err)
+	t.Run("a token expires, an hour to an hour and ten minutes after it was made", func(t *testing.T) {
+		for _, made := range []time.Time{at, at.Add(3 * time.Minute), at.Add(9*time.Minute + 59*time.Second)} {
+			tok := p.token(q, 10, "u", made)
+			if _, _, err := p.open(tok, "u", made.Add(59*time.Minute)); err != nil {
+				t.Errorf("made %s, before expiry: %v", made.Format(time.TimeOnly), err)
+			}
+			if _, _, err := p.open(tok, "u", made.Add(71*time.Minute)); !errors.Is(err, errTokenExpired) {
+				t.Errorf("made %s, after expiry: got %v", made.Format(time.TimeOnly), err)
+			}
 		}
-		if _, _, err := p.open(tok, "u", at.Add(61*time.Minute)); !errors.Is(err, errTokenExpired) {
-			t.Errorf("after expiry: got %v", err)
+	})
+	t.Run("tokens for one page made within the same ten minutes are the same", func(t *testing.T) {
+		start := at.Truncate(tokenExpiryStep)
+		first := p.token(q, 10, "u", start.Add(time.Second))
+		if again := p.token(q, 10, "u", start.Add(9*time.Minute)); again != first {
+			t.Error("two tokens made in the same ten minutes differ, so the page's ETag changes every second")
+		}
+		if later := p.token(q, 10, "u", start.Add(11*time.Minute)); later == first {
+			t.Error("a token made in the next ten minutes is the same: its expiry was not moved on")
 		}
 	})
 	t.Run("a token whose search inflates past 4096 bytes is refused, never cut short", func(t *testing.T) {

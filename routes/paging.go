@@ -99,11 +99,22 @@ var (
 	errTokenOwner   = errors.New("paging token was issued to another user")
 )
 
-// token returns the token for page offset of search q, made for user and valid until now+ttl.
+// tokenExpiryStep is what a token's expiry is rounded up to: every token for one page made within
+// the same ten minutes is then the same, and so are the page's bytes and its ETag, so that
+// If-None-Match keeps working on a paged search. A token is valid for at least the pager's ttl and
+// at most ten minutes more.
+const tokenExpiryStep = 10 * time.Minute
+
+// token returns the token for page offset of search q, made for user and valid until now+ttl,
+// rounded up to tokenExpiryStep.
 func (p pager) token(q url.Values, offset int, user string, now time.Time) string {
+	expires := now.Add(p.ttl)
+	if rounded := expires.Truncate(tokenExpiryStep); rounded.Before(expires) {
+		expires = rounded.Add(tokenExpiryStep)
+	}
 	var buf bytes.Buffer
 	buf.Write(binary.AppendUvarint(nil, uint64(offset)))
-	buf.Write(binary.AppendUvarint(nil, uint64(now.Add(p.ttl).Unix())))
+	buf.Write(binary.AppendUvarint(nil, uint64(expires.Unix())))
 	buf.Write(p.owner(p.keys[0], user))
 	buf.Write(p.compress(q.Encode()))
 	payload := buf.Bytes()

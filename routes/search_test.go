@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nhs-eps/eps-fhir-tracker/routes"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
 
@@ -385,6 +387,20 @@ func TestPaging(t *testing.T) {
 		}
 		if ok := a.get(t, "/MedicationRequest?_page="+tok+"&_pretty=true", "Prefer", "handling=strict"); ok.Status != http.StatusOK {
 			t.Errorf("strict with _pretty: status %d, want 200", ok.Status)
+		}
+	})
+
+	t.Run("a paged search keeps its ETag, so If-None-Match gives a 304", func(t *testing.T) {
+		clock := time.Now().Truncate(10 * time.Minute).Add(time.Minute) // away from a token's expiry step
+		b := start(t, setup{configure: func(c *routes.Config) { c.Now = func() time.Time { return clock } }})
+		path := search(sandbox.PatientManyItems, "_count=5")
+		first := b.get(t, path)
+		if link(first.JSON, "next") == "" {
+			t.Fatal("the first page has no next link: the test proves nothing")
+		}
+		clock = clock.Add(3 * time.Second) // the page's next link is made again, seconds later
+		if again := b.get(t, path, "If-None-Match", first.Header.Get("ETag")); again.Status != http.StatusNotModified {
+			t.Errorf("status %d, want 304: the same page's ETag changed", again.Status)
 		}
 	})
 
