@@ -129,17 +129,20 @@ func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resou
 		"say which medication was prescribed: `medicationCodeableConcept` then carries only a " +
 		"`data-absent-reason` (`unknown`) extension."
 	if o.DetailedInteractions {
-		medication = "A read and a `group-identifier` search name the medication (dm+d code and " +
-			"description) from Spine's detail calls; a patient search, which has no medication, " +
-			"gives `medicationCodeableConcept` only a `data-absent-reason` (`unknown`) extension."
+		medication = "Where the user may have Spine's detail calls, the full form names the " +
+			"medication (dm+d code and description) and the summary form names it for a " +
+			"single-line prescription only (from Spine's item summary); otherwise " +
+			"`medicationCodeableConcept` carries only a `data-absent-reason` (`unknown`) extension."
 	}
 	r := &cspb.CapabilityStatement_Rest_Resource{
 		Type: &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: c4pb.ResourceTypeCode_MEDICATION_REQUEST},
 		Documentation: markdown("One MedicationRequest per line item of the issue shown. Ids are " +
 			"`{prescription ID with its + check character written .}-{issue}-{line}`, e.g. " +
 			"`3AF2CB-C86002-0000BX-2-1`. A patient search returns the current issue of each " +
-			"prescription in summary form, tagged SUBSETTED; a `group-identifier` search and a " +
-			"read return the full form. Searches need a patient or a `group-identifier`. " +
+			"prescription in the full form (one Spine retrieve per prescription on the page), or " +
+			"with `_summary=true` in the summary form (Spine's one search: no line-item id or " +
+			"prescriber), tagged SUBSETTED. A `group-identifier` search and a read return the " +
+			"full form. Searches need a patient or a `group-identifier`. " +
 			medication),
 		Interaction: []*cspb.CapabilityStatement_Rest_Resource_ResourceInteraction{
 			interaction(vs4pb.TypeRestfulInteractionValueSet_READ, "Unknown or malformed ids are a 404."),
@@ -182,8 +185,10 @@ func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resou
 		searchParam("_count", c4pb.SearchParamTypeCode_NUMBER, "",
 			"Page size. Further pages are reached through the `next` and `previous` links."),
 		searchParam("_summary", c4pb.SearchParamTypeCode_TOKEN, "",
-			"`true`: the summary form (one Spine search, no medication, prescriber or line-item id); "+
-				"`count`: a Bundle with `total` and no entries."),
+			"`true`: a patient search in the summary form (one Spine search, no prescriber or "+
+				"line-item id); a `group-identifier` search always answers in the full form, so "+
+				"there it is ignored (a 400 with `Prefer: handling=strict`). `count`: a Bundle "+
+				"with `total` and no entries."),
 	)
 	return r
 }

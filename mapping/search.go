@@ -73,6 +73,7 @@ type Search struct {
 
 	// AuthoredOn is the window of a patient search, always closed: the client's authoredon values,
 	// with a missing bound supplied by the adapter (see ParseSearch). Zero in a group-identifier search.
+	// A prescription matches when the second of its authoredOn overlaps it (MatchesAuthored).
 	AuthoredOn DateRange
 	// DefaultWindow is true when the client gave no authoredon and the adapter applied Spine's
 	// 28-day default (now-28 days .. today, UTC days).
@@ -89,13 +90,15 @@ type Search struct {
 	SummaryCount bool // _summary=count
 	// Summary is _summary=true: a patient search answers in the summary form its one Spine search
 	// gives (tagged SUBSETTED), rather than the full form, which costs a retrieve per prescription.
+	// Never set in a group-identifier search, which answers in the full form whatever it asks.
 	Summary bool
 
 	IncludePatient, IncludeRequester, RevIncludeDispense bool
 
 	// Ignored lists what the search left out in lenient mode, in parameter-name order: unknown parameter names,
 	// and "name=value" for values of a known parameter the adapter does not serve (an unsupported
-	// _include, _summary=true...). None of it appears in SelfQuery.
+	// _include, _summary=text, _summary=true in a group-identifier search...). None of it appears in
+	// SelfQuery.
 	Ignored []string
 }
 
@@ -133,9 +136,13 @@ var searchParams = map[string]bool{
 //     than two values, two lower or two upper bounds, eq with another value, and an empty range.
 //     Precision follows FHIR: a value stands for the range it spans (a year, a month, a day, a minute,
 //     a second, a fraction), so eq2024-05 is the whole of May, gt2024-05-01 starts on 2 May and
-//     le2024-05-01 ends with 1 May. Dates are UTC days; a time without a zone is read as UTC, and a
-//     zone "+01:00" whose '+' arrived as a space is read as such. A value reaching before 1900 or after
-//     9999 (UTC) is a 400: the zero time.Time means an open bound, so year 1 would otherwise be lost.
+//     le2024-05-01 ends with 1 May. Spine gives authoredOn to the second, which stands for that
+//     whole second: ge/gt and le/lt keep a prescription whose second overlaps the range above or
+//     below the value (ge12:15:00.5Z keeps one authored at 12:15:00), and eq one whose second the
+//     value contains, so an eq value finer than a second is a 400. Dates are UTC days; a time
+//     without a zone is read as UTC, and a zone "+01:00" whose '+' arrived as a space is read as
+//     such. A value reaching before 1900 or after 9999 (UTC) is a 400: the zero time.Time means an
+//     open bound, so year 1 would otherwise be lost.
 //   - Spine is always sent both dates. No authoredon: Spine's default, now-28 days .. today
 //     (DefaultWindow). Only an upper bound: the window is the 28 days before it, as wide as Spine's
 //     default, but not before 1900. Only a lower bound: the window ends today (or on the lower bound's
@@ -146,7 +153,9 @@ var searchParams = map[string]bool{
 //   - status: repeated status parameters with no code in common are a 400 (nothing could match).
 //   - _count is an integer >= 0 (0: total only), clamped to MaxCount. _summary=count, true (the
 //     summary form of a patient search) and false are served; text and data are ignored (the full
-//     resources are a superset) or a 400 when strict; anything else is a 400.
+//     resources are a superset) or a 400 when strict, and so is true in a group-identifier search,
+//     which answers in the full form; anything else is a 400.
+//   - issue is a number declaring the eq comparator only: eq2 is issue 2; other prefixes are a 400.
 //   - _include=MedicationRequest:patient (also :subject, and the typed :patient:Patient form),
 //     MedicationRequest:requester[:Organization], _revinclude=MedicationDispense:prescription
 //     [:MedicationRequest]; the :iterate modifier is accepted and changes nothing. Other includes are
@@ -185,6 +194,13 @@ func (p *searchParser) finish(now time.Time) {
 	}
 	if p.issueKey != "" && !p.groupGiven {
 		p.fail(p.issueKey, "issue applies to a group-identifier search only")
+	}
+	if p.groupGiven && s.Summary {
+		// The summary form is a patient search's: a group-identifier search has only its retrieve,
+		// which gives the full form. Like text and data, true is then not applied, so it is ignored
+		// (and left out of the self link), or refused when strict.
+		s.Summary = false
+		p.ignore("_summary=true", "_summary=true applies to a patient search only: a group-identifier search answers in the full form")
 	}
 	if p.groupGiven {
 		for _, c := range []struct {
@@ -236,12 +252,23 @@ func (s *Search) RetrieveQuery() tracker.RetrieveQuery {
 
 // MatchesAuthored reports whether a MedicationRequest authored at t lies in the search's window.
 //
+// Spine gives authoredOn to the second, so t stands for its second, [t, t+1s), and matches when that
+// second overlaps the window, as FHIR matches a ge/gt or le/lt bound against a target's range: ge
+// 12:15:00.5 keeps a prescription authored at 12:15:00, whose second reaches past the bound, and
+// lt 12:15:00 does not. An eq window is the same test, since its bounds are whole seconds (see
+// window). A matching second starts at or after the window's start truncated to the second, on the
+// window's first day, so the days Spine is asked for (TrackerQuery) still hold every match.
+//
 // A zero t (Spine gave no date to map) matches: Spine itself placed the prescription in the window,
 // on the date it filters on, and dropping it would hide a prescription from a clinician. The rule
 // does not depend on whether the window was defaulted, so a page fetched through the self or next
 // link, which names the window explicitly, shows the same entries.
 func (s *Search) MatchesAuthored(t time.Time) bool {
-	return t.IsZero() || s.AuthoredOn.Contains(t)
+	if t.IsZero() {
+		return true
+	}
+	t = t.Truncate(authoredPrecision)
+	return s.AuthoredOn.Overlaps(t, t.Add(authoredPrecision))
 }
 
 // MatchesPatient reports whether a prescription for the patient with NHS number nhs passes the

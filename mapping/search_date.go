@@ -14,10 +14,16 @@ type DateRange struct {
 	Start, End time.Time
 }
 
-// Contains reports whether t lies in the range.
-func (r DateRange) Contains(t time.Time) bool {
-	return (r.Start.IsZero() || !t.Before(r.Start)) && (r.End.IsZero() || t.Before(r.End))
+// Overlaps reports whether the range [start, end) of a target value overlaps r: FHIR's test for a
+// lower bound (ge, gt: the range above the search value overlaps the target's) and an upper bound
+// (le, lt: the range below it does) together.
+func (r DateRange) Overlaps(start, end time.Time) bool {
+	return (r.Start.IsZero() || end.After(r.Start)) && (r.End.IsZero() || start.Before(r.End))
 }
+
+// authoredPrecision is how finely Spine records when a prescription was authored. An authoredOn
+// stands for the whole of its second, [t, t+1s), and a search compares that range, not the instant t.
+const authoredPrecision = time.Second
 
 // The instants an authoredon window may span. The zero time.Time stands for an open bound, so a
 // value near it (year 1) would be lost silently; nothing Spine holds predates 1900, and a year after
@@ -169,6 +175,13 @@ func (p *searchParser) window(now time.Time) {
 		var lower, upper *time.Time
 		switch b.prefix {
 		case "eq":
+			// FHIR's eq needs the value's range to contain the target's; no authoredOn second fits
+			// in a value finer than a second. From a second up, the range's bounds are whole seconds,
+			// where containing a second and overlapping it agree, so eq is ge lo and lt hi.
+			if b.hi.Sub(b.lo) < authoredPrecision {
+				p.fail(key, "%q: authoredOn is recorded to the second, so an eq value finer than a second contains none and nothing could match; give the second, or a range with ge/gt and le/lt", b.raw)
+				return
+			}
 			lower, upper = &b.lo, &b.hi
 		case "ge":
 			lower = &b.lo

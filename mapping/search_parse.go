@@ -70,17 +70,25 @@ func (p *searchParser) param(key string, vals []string) {
 	}
 }
 
-// ignore drops what lenient handling ignores; strict handling makes it an error.
+// ignore drops what lenient handling ignores; strict handling makes it an error. Ignored stays in
+// parameter-name order: parameters are read in that order, but finish may ignore one afterwards.
 func (p *searchParser) ignore(item, why string) {
+	param := ignoredParam(item)
 	if p.strict {
-		param := item
-		if i := strings.IndexByte(item, '='); i >= 0 {
-			param = item[:i]
-		}
 		p.fail(param, "%s (Prefer: handling=strict)", why)
 		return
 	}
-	p.s.Ignored = append(p.s.Ignored, item)
+	i := len(p.s.Ignored)
+	for i > 0 && ignoredParam(p.s.Ignored[i-1]) > param {
+		i--
+	}
+	p.s.Ignored = slices.Insert(p.s.Ignored, i, item)
+}
+
+// ignoredParam is the parameter name of an Ignored item, "name" or "name=value".
+func ignoredParam(item string) string {
+	name, _, _ := strings.Cut(item, "=")
+	return name
 }
 
 // single returns the one value of a parameter that takes one, or false after recording the error.
@@ -226,6 +234,17 @@ func (p *searchParser) issue(key string, vals []string) {
 	v, ok := p.single(key, vals)
 	if !ok {
 		return
+	}
+	// issue is a number parameter whose SearchParameter declares the eq comparator only; eq is
+	// also the default, so eq2 and 2 are the same search.
+	if len(v) >= 2 && isLetter(v[0]) && isLetter(v[1]) {
+		switch prefix := strings.ToLower(v[:2]); prefix {
+		case "eq":
+			v = v[2:]
+		case "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap":
+			p.fail(key, "the prefix %s is not supported: issue takes only eq (or no prefix) and an integer from 1", prefix)
+			return
+		}
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || strings.TrimLeft(v, "0123456789") != "" {

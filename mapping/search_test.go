@@ -122,6 +122,8 @@ func TestParseSearchErrors(t *testing.T) {
 		{"issue 0 is a 400", "group-identifier=" + testRxID + "&issue=0", false, []string{"issue"}},
 		{"a non-numeric issue is a 400", "group-identifier=" + testRxID + "&issue=two", false, []string{"issue"}},
 		{"two issues are a 400", "group-identifier=" + testRxID + "&issue=1&issue=2", false, []string{"issue"}},
+		{"issue eq0 is a 400", "group-identifier=" + testRxID + "&issue=eq0", false, []string{"issue"}},
+		{"issue eq without a number is a 400", "group-identifier=" + testRxID + "&issue=eq", false, []string{"issue"}},
 		{"a wrong prescription check character is a 400", "group-identifier=3AF2CB-C86002-0000BY", false, []string{"group-identifier"}},
 		{"a malformed prescription ID is a 400", "group-identifier=3AF2CB-C86002", false, []string{"group-identifier"}},
 		{"a prescription ID system mismatch is a 400", "group-identifier=https://fhir.nhs.uk/Id/nhs-number|" + testRxID, false, []string{"group-identifier"}},
@@ -140,6 +142,8 @@ func TestParseSearchErrors(t *testing.T) {
 		{"a non-numeric _count is a 400", pat + "&_count=ten", false, []string{"_count"}},
 		{"an unknown _summary value is a 400", pat + "&_summary=brief", false, []string{"_summary"}},
 		{"_summary=text is a 400 when strict", pat + "&_summary=text", true, []string{"_summary"}},
+		{"_summary=true on a group-identifier search is a 400 when strict", "group-identifier=" + testRxID + "&_summary=true", true, []string{"_summary"}},
+		{"_summary=true on a group-identifier search with a patient is a 400 when strict", pat + "&group-identifier=" + testRxID + "&_summary=true", true, []string{"_summary"}},
 		{"an unsupported _include is a 400 when strict", pat + "&_include=MedicationRequest:medication", true, []string{"_include"}},
 		{"an unsupported _revinclude is a 400 when strict", pat + "&_revinclude=Provenance:target", true, []string{"_revinclude"}},
 		{"an unknown parameter is a 400 when strict", pat + "&colour=blue", true, []string{"colour"}},
@@ -206,6 +210,8 @@ func TestParseSearchGroupIdentifier(t *testing.T) {
 		{"a lower-case ID with an unencoded '+' is restored", "group-identifier=e7zg38-zbacyu-v38sr+", testRxPlus, 0},
 		{"an R1 long-form ID is accepted", "group-identifier=" + strings.ToLower(testRxR1), testRxR1, 0},
 		{"issue selects an issue", "group-identifier=" + testRxID + "&issue=2", testRxID, 2},
+		{"issue with the eq prefix selects that issue", "group-identifier=" + testRxID + "&issue=eq2", testRxID, 2},
+		{"the issue's eq prefix is read case-insensitively", "group-identifier=" + testRxID + "&issue=EQ3", testRxID, 3},
 		{"the same prescription twice is one prescription", "group-identifier=" + testRxID + "&group-identifier=" + strings.ToLower(testRxID), testRxID, 0},
 	}
 	for _, tt := range tests {
@@ -343,8 +349,20 @@ func TestParseSearchAuthoredOn(t *testing.T) {
 			DateRange{time.Date(2024, 5, 1, 10, 15, 30, 0, time.UTC), time.Date(2024, 5, 1, 10, 15, 31, 0, time.UTC)}, false, false, day(2024, 5, 1), day(2024, 5, 1),
 		},
 		{
-			"eq on milliseconds is that millisecond", "authoredon=2024-05-01T10:15:30.250Z",
-			DateRange{time.Date(2024, 5, 1, 10, 15, 30, 250e6, time.UTC), time.Date(2024, 5, 1, 10, 15, 30, 251e6, time.UTC)}, false, false, day(2024, 5, 1), day(2024, 5, 1),
+			"a lower bound a fraction after midnight asks Spine from that day", "authoredon=ge2024-05-02T00:00:00.5Z&authoredon=le2024-05-03",
+			DateRange{time.Date(2024, 5, 2, 0, 0, 0, 500e6, time.UTC), day(2024, 5, 4)}, false, false, day(2024, 5, 2), day(2024, 5, 3),
+		},
+		{
+			"a lower bound at midnight does not ask Spine for the day before", "authoredon=ge2024-05-02T00:00:00Z&authoredon=le2024-05-03",
+			DateRange{day(2024, 5, 2), day(2024, 5, 4)}, false, false, day(2024, 5, 2), day(2024, 5, 3),
+		},
+		{
+			"an upper bound a fraction after midnight asks Spine up to that day", "authoredon=ge2024-05-01&authoredon=lt2024-05-02T00:00:00.5Z",
+			DateRange{day(2024, 5, 1), time.Date(2024, 5, 2, 0, 0, 0, 500e6, time.UTC)}, false, false, day(2024, 5, 1), day(2024, 5, 2),
+		},
+		{
+			"an upper bound lt midnight does not ask Spine for that day", "authoredon=ge2024-05-01&authoredon=lt2024-05-02T00:00:00Z",
+			DateRange{day(2024, 5, 1), day(2024, 5, 2)}, false, false, day(2024, 5, 1), day(2024, 5, 1),
 		},
 		{
 			"ge and le on days include both whole days", "authoredon=ge2024-05-01&authoredon=le2024-05-10",
@@ -441,6 +459,8 @@ func TestParseSearchAuthoredOnErrors(t *testing.T) {
 		{"eq with another value is a 400", "authoredon=2024-05-01&authoredon=le2024-05-03"},
 		{"a lower bound after the upper bound is a 400", "authoredon=ge2024-05-10&authoredon=le2024-05-01"},
 		{"gt and lt on the same day leave nothing and are a 400", "authoredon=gt2024-05-01&authoredon=lt2024-05-02"},
+		{"eq on a fraction of a second contains no authoredOn second and is a 400", "authoredon=eq2024-05-01T10:15:30.250Z"},
+		{"a bare value to the millisecond is eq and a 400, even on a whole second", "authoredon=2024-05-01T10:15:30.000Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -487,6 +507,8 @@ func TestSearchMatchesAuthored(t *testing.T) {
 	at := func(d time.Time, h, m, s, ns int) time.Time {
 		return d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second + time.Duration(ns))
 	}
+	// sec is a Spine authoredOn, to the second, s seconds after 2026-12-04T12:15:00Z.
+	sec := func(s int) time.Time { return at(day(2026, 12, 4), 12, 15, s, 0) }
 	tests := []struct {
 		name  string
 		query string
@@ -509,6 +531,38 @@ func TestSearchMatchesAuthored(t *testing.T) {
 		{"le on a minute includes the rest of that minute", "authoredon=le2024-05-01T10:00Z", at(day(2024, 5, 1), 10, 0, 59, 0), true},
 		{"eq on a month includes its last day", "authoredon=2024-02", at(day(2024, 2, 29), 12, 0, 0, 0), true},
 		{"eq on a month excludes the next month", "authoredon=2024-02", day(2024, 3, 1), false},
+		// An authoredOn stands for its whole second, which a bound finer than a second may cut.
+		{"ge a fraction of a second includes that second", "authoredon=ge2026-12-04T12:15:00.5Z", sec(0), true},
+		{"ge a fraction of a second excludes the second before", "authoredon=ge2026-12-04T12:15:00.5Z", sec(-1), false},
+		{"ge the last nanosecond of a second includes that second", "authoredon=ge2026-12-04T12:15:00.999999999Z", sec(0), true},
+		{"ge a whole second includes that second", "authoredon=ge2026-12-04T12:15:00Z", sec(0), true},
+		{"ge a whole second excludes the second before", "authoredon=ge2026-12-04T12:15:00Z", sec(-1), false},
+		{"ge a whole second written with milliseconds excludes the second before", "authoredon=ge2026-12-04T12:15:00.000Z", sec(-1), false},
+		{"gt a fraction of a second includes the rest of that second", "authoredon=gt2026-12-04T12:15:00.5Z", sec(0), true},
+		{"gt a fraction of a second excludes the second before", "authoredon=gt2026-12-04T12:15:00.5Z", sec(-1), false},
+		{"gt the last tenth of a second excludes that second", "authoredon=gt2026-12-04T12:15:00.9Z", sec(0), false},
+		{"gt the last tenth of a second includes the next second", "authoredon=gt2026-12-04T12:15:00.9Z", sec(1), true},
+		{"gt a whole second excludes that second", "authoredon=gt2026-12-04T12:15:00Z", sec(0), false},
+		{"gt a whole second includes the next second", "authoredon=gt2026-12-04T12:15:00Z", sec(1), true},
+		{"le a fraction of a second includes that second", "authoredon=le2026-12-04T12:15:00.5Z", sec(0), true},
+		{"le a fraction of a second excludes the next second", "authoredon=le2026-12-04T12:15:00.5Z", sec(1), false},
+		{"le a whole second includes that second", "authoredon=le2026-12-04T12:15:00Z", sec(0), true},
+		{"le a whole second excludes the next second", "authoredon=le2026-12-04T12:15:00Z", sec(1), false},
+		{"lt a fraction of a second includes that second", "authoredon=lt2026-12-04T12:15:00.5Z", sec(0), true},
+		{"lt a fraction of a second excludes the next second", "authoredon=lt2026-12-04T12:15:00.5Z", sec(1), false},
+		{"lt a whole second excludes that second", "authoredon=lt2026-12-04T12:15:00Z", sec(0), false},
+		{"lt a whole second includes the second before", "authoredon=lt2026-12-04T12:15:00Z", sec(-1), true},
+		{"lt a whole second written with milliseconds excludes that second", "authoredon=lt2026-12-04T12:15:00.000Z", sec(0), false},
+		{"eq a whole second includes that second", "authoredon=eq2026-12-04T12:15:00Z", sec(0), true},
+		{"eq a whole second excludes the next second", "authoredon=eq2026-12-04T12:15:00Z", sec(1), false},
+		{"eq a whole second excludes the second before", "authoredon=eq2026-12-04T12:15:00Z", sec(-1), false},
+		{"ge and le fractions of one second include that second", "authoredon=ge2026-12-04T12:15:00.5Z&authoredon=le2026-12-04T12:15:00.7Z", sec(0), true},
+		{"ge and le fractions of one second exclude the next second", "authoredon=ge2026-12-04T12:15:00.5Z&authoredon=le2026-12-04T12:15:00.7Z", sec(1), false},
+		{"ge and le fractions of one second exclude the second before", "authoredon=ge2026-12-04T12:15:00.5Z&authoredon=le2026-12-04T12:15:00.7Z", sec(-1), false},
+		{"gt and lt fractions of one second include that second", "authoredon=gt2026-12-04T12:15:00.2Z&authoredon=lt2026-12-04T12:15:00.4Z", sec(0), true},
+		{"ge a fraction and lt the next whole second include that second", "authoredon=ge2026-12-04T12:15:00.5Z&authoredon=lt2026-12-04T12:15:01Z", sec(0), true},
+		{"ge a fraction and lt the next whole second exclude the next second", "authoredon=ge2026-12-04T12:15:00.5Z&authoredon=lt2026-12-04T12:15:01Z", sec(1), false},
+		{"an authoredOn with a fraction is read as its second", "authoredon=ge2026-12-04T12:15:00Z", sec(0).Add(-time.Second / 2), false},
 		{"the default window includes its first day", "", day(2024, 5, 18), true},
 		{"the default window excludes the day before", "", at(day(2024, 5, 17), 23, 59, 59, 0), false},
 		{"the default window includes the rest of today", "", at(day(2024, 6, 15), 23, 0, 0, 0), true},
@@ -520,6 +574,107 @@ func TestSearchMatchesAuthored(t *testing.T) {
 			s := mustParseSearch(t, pat+tt.query, false)
 			if got := s.MatchesAuthored(tt.t); got != tt.want {
 				t.Errorf("MatchesAuthored(%v) = %v, want %v (window %+v)", tt.t, got, tt.want, s.AuthoredOn)
+			}
+		})
+	}
+}
+
+func TestSearchMatchesAuthoredOnlyOnTheDaysSpineIsAskedFor(t *testing.T) {
+	pat := "patient:identifier=" + testNHS + "&"
+	// Bounds at and just after midnight, where a second matched across a day boundary would be one
+	// that Spine, asked for whole days, never returned.
+	queries := []string{
+		"authoredon=ge2024-05-02T00:00:00Z&authoredon=le2024-05-03",
+		"authoredon=ge2024-05-02T00:00:00.5Z&authoredon=le2024-05-03",
+		"authoredon=gt2024-05-01T23:59:59Z&authoredon=le2024-05-03",
+		"authoredon=gt2024-05-01T23:59:59.5Z&authoredon=le2024-05-03",
+		"authoredon=gt2024-05-01T23:59:59.9Z&authoredon=le2024-05-03",
+		"authoredon=ge2024-04-30&authoredon=lt2024-05-02T00:00:00Z",
+		"authoredon=ge2024-04-30&authoredon=lt2024-05-02T00:00:00.5Z",
+		"authoredon=ge2024-04-30&authoredon=le2024-05-01T23:59:59Z",
+		"authoredon=ge2024-04-30&authoredon=le2024-05-01T23:59:59.5Z",
+		"authoredon=eq2024-05-02T00:00:00Z",
+		"authoredon=2024-05-01T23:59:59Z",
+		"authoredon=ge2024-05-02T00:00:00.5Z",
+		"authoredon=lt2024-05-02T00:00:00.5Z",
+	}
+	for _, raw := range queries {
+		t.Run("every second "+raw+" matches is on a day Spine is asked for", func(t *testing.T) {
+			s := mustParseSearch(t, pat+raw, true)
+			q := s.TrackerQuery()
+			matched := 0
+			for at := day(2024, 5, 2).Add(-3 * time.Second); at.Before(day(2024, 5, 2).Add(3 * time.Second)); at = at.Add(time.Second) {
+				if !s.MatchesAuthored(at) {
+					continue
+				}
+				matched++
+				if d := searchDay(at); d.Before(q.EarliestDate) || d.After(q.LatestDate) {
+					t.Errorf("MatchesAuthored(%v) = true, but Spine is asked for %v .. %v", at, q.EarliestDate, q.LatestDate)
+				}
+			}
+			if matched == 0 {
+				t.Errorf("no second around midnight matched (window %+v): the test checks nothing", s.AuthoredOn)
+			}
+		})
+	}
+}
+
+func TestParseSearchIssuePrefixes(t *testing.T) {
+	for _, prefix := range []string{"ne", "gt", "lt", "ge", "le", "sa", "eb", "ap", "GT"} {
+		t.Run("issue="+prefix+"2 is a 400 saying only eq is supported", func(t *testing.T) {
+			_, err := ParseSearch(parseQuery(t, "group-identifier="+testRxID+"&issue="+prefix+"2"), searchNow, false)
+			pes := ParamErrors(err)
+			if len(pes) != 1 || pes[0].Param != "issue" || !strings.Contains(pes[0].Msg, "only eq") ||
+				!strings.Contains(pes[0].Msg, strings.ToLower(prefix)) {
+				t.Errorf("ParseSearch error = %v, want one on issue naming %s and saying only eq is supported", err, prefix)
+			}
+		})
+	}
+}
+
+func TestParseSearchSummaryTrueInAGroupIdentifierSearch(t *testing.T) {
+	tests := []struct {
+		name             string
+		query            string
+		wantSummaryCount bool
+		wantIgnored      []string
+		wantSelfSummary  string // the self link's _summary
+	}{
+		{
+			"_summary=true is ignored, as the search answers in the full form",
+			"group-identifier=" + testRxID + "&_summary=true", false, []string{"_summary=true"}, "",
+		},
+		{
+			"_summary=true is ignored when the search names a patient too",
+			"group-identifier=" + testRxID + "&patient=" + testNHS + "&_summary=true", false, []string{"_summary=true"}, "",
+		},
+		{
+			"_summary=true ignored stays in parameter-name order",
+			"group-identifier=" + testRxID + "&_summary=true&colour=blue&_sort=date", false, []string{"_sort", "_summary=true", "colour"}, "",
+		},
+		{
+			"_summary=count asks for the total only and is applied",
+			"group-identifier=" + testRxID + "&_summary=count", true, nil, "count",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustParseSearch(t, tt.query, false)
+			if s.Summary {
+				t.Error("Summary = true, want false: a group-identifier search answers in the full form")
+			}
+			if got, want := s.SummaryCount, tt.wantSummaryCount; got != want {
+				t.Errorf("SummaryCount = %t, want %t", got, want)
+			}
+			if diff := cmp.Diff(tt.wantIgnored, s.Ignored); diff != "" {
+				t.Errorf("Ignored (-want +got):\n%s", diff)
+			}
+			self := s.SelfQuery()
+			if got, want := self.Get("_summary"), tt.wantSelfSummary; got != want {
+				t.Errorf("SelfQuery() _summary = %q, want %q (self %s)", got, want, self.Encode())
+			}
+			if _, err := ParseSearch(self, searchNow, true); err != nil {
+				t.Errorf("the self link does not parse strictly: %v", err)
 			}
 		})
 	}
@@ -695,6 +850,11 @@ func TestSearchSelfQuery(t *testing.T) {
 			"_count=50&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7CE7ZG38-ZBACYU-V38SR%2B&issue=3&status=active",
 		},
 		{
+			"an issue with the eq prefix is shown without it",
+			"group-identifier=" + testRxID + "&issue=eq2",
+			"_count=50&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7C3AF2CB-C86002-0000BX&issue=2",
+		},
+		{
 			"a group-identifier search with a patient shows both and no window",
 			"group-identifier=" + testRxID + "&subject=Patient/" + testNHS,
 			"_count=50&group-identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fprescription-order-number%7C3AF2CB-C86002-0000BX" +
@@ -722,6 +882,7 @@ func TestSearchSelfQueryParsesToTheSameSearch(t *testing.T) {
 		"group-identifier=" + testRxPlus + "&issue=2&_include=MedicationRequest:patient&_summary=count",
 		"group-identifier=" + testRxR1 + "&_revinclude=MedicationDispense:prescription&_include=MedicationRequest:requester",
 		"group-identifier=" + testRxID + "&patient=" + testNHS + "&issue=1&status=active",
+		"patient=" + testNHS + "&authoredon=ge2024-05-01T12:15:00.5Z&authoredon=le2024-05-01T12:15:00.7Z",
 	}
 	ignore := cmp.FilterPath(func(p cmp.Path) bool {
 		n := p.String()
