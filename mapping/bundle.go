@@ -28,6 +28,9 @@ type Match struct {
 	Prescriber tracker.Organisation // known in the full form only
 	NHSNumber  string
 
+	// BusinessStatus is the issue's prescription status (the business-status extension), which a
+	// search's business-status filter compares.
+	BusinessStatus tracker.PrescriptionStatus
 	AuthoredOn     time.Time
 	PrescriptionID string
 	Issue          int
@@ -39,7 +42,7 @@ type Match struct {
 }
 
 // Collect maps each source to its MedicationRequests, keeps those the search matches exactly
-// (authoredOn and status) and returns them in the search's stable order: authoredOn descending, then
+// (authoredOn, status and business status) and returns them in the search's stable order: authoredOn descending, then
 // prescription ID, issue and line.
 func Collect(srcs []Source, s *Search) ([]Match, error) {
 	expanded := make([][]Match, len(srcs))
@@ -63,7 +66,7 @@ func Keep(expanded [][]Match, s *Search) []Match {
 	out := make([]Match, 0, n)
 	for i, ms := range expanded {
 		for _, m := range ms {
-			if s.MatchesAuthored(m.AuthoredOn) && s.MatchesStatus(RequestStatus(m.Request)) {
+			if s.Matches(m) {
 				m.Source = i
 				out = append(out, m)
 			}
@@ -93,6 +96,7 @@ func Expand(src Source) ([]Match, error) {
 			Request:        r,
 			Prescriber:     prescriber,
 			NHSNumber:      v.p.PatientNHSNumber,
+			BusinessStatus: v.issue.Status,
 			AuthoredOn:     authoredOn(r),
 			PrescriptionID: v.p.ID,
 			Issue:          v.issue.Number,

@@ -271,6 +271,21 @@ func (s *Search) MatchesAuthored(t time.Time) bool {
 	return s.AuthoredOn.Overlaps(t, t.Add(authoredPrecision))
 }
 
+// Matches reports whether a MedicationRequest passes every filter the search checks on what Spine
+// answered: its authoredOn, its status and its business status. Spine filters on the prescription
+// status itself, but the adapter checks it again, since a retrieve may show a later status than
+// the search that found it.
+func (s *Search) Matches(m Match) bool {
+	return s.MatchesAuthored(m.AuthoredOn) && s.MatchesStatus(RequestStatus(m.Request)) &&
+		s.MatchesBusinessStatus(m.BusinessStatus)
+}
+
+// MatchesBusinessStatus reports whether a prescription whose issue has status st passes the
+// business-status filter (any, when the search has none).
+func (s *Search) MatchesBusinessStatus(st tracker.PrescriptionStatus) bool {
+	return s.BusinessStatus == "" || s.BusinessStatus == st
+}
+
 // MatchesPatient reports whether a prescription for the patient with NHS number nhs passes the
 // search's patient filter: any patient when the search names none (a group-identifier search alone).
 // The retrieve of a group-identifier search that also names a patient is filtered with it.

@@ -917,3 +917,18 @@ func TestParamErrorsReadsJoinedAndWrappedErrors(t *testing.T) {
 		t.Errorf("ParamErrors(nil) = %v, want nil", got)
 	}
 }
+
+// TestSearchMatchesTheBusinessStatusAgain: a prescription whose issue shows another status than the
+// one searched for does not match, whatever Spine's search said; no filter matches any status.
+func TestSearchMatchesTheBusinessStatusAgain(t *testing.T) {
+	s := &Search{BusinessStatus: tracker.StatusToBeDispensed}
+	if !s.Matches(Match{BusinessStatus: tracker.StatusToBeDispensed}) {
+		t.Error("a prescription at the status searched for does not match")
+	}
+	if s.Matches(Match{BusinessStatus: tracker.StatusWithDispenser}) {
+		t.Error("a prescription at another status matches")
+	}
+	if !(&Search{}).Matches(Match{BusinessStatus: tracker.StatusWithDispenser}) {
+		t.Error("a search without business-status refuses a status")
+	}
+}

@@ -210,3 +210,51 @@ func TestMemoizedAnswersAreTheFreshOnes(t *testing.T) {
 		})
 	}
 }
+
+// movedOnSpine is the real client, except that its retrieves show every issue at status to: the
+// prescription moved on between the search that found it and the retrieve of its full form.
+type movedOnSpine struct {
+	routes.Tracker
+	to tracker.PrescriptionStatus
+}
+
+func (m *movedOnSpine) Retrieve(ctx context.Context, who tracker.Caller, q tracker.RetrieveQuery) (*tracker.Prescription, error) {
+	p, err := m.Tracker.Retrieve(ctx, who, q)
+	if err != nil {
+		return p, err
+	}
+	moved := *p
+	moved.Issues = append([]tracker.Issue(nil), p.Issues...)
+	for i := range moved.Issues {
+		moved.Issues[i].Status = m.to
+	}
+	return &moved, nil
+}
+
+// TestAFullFormThatLeftTheBusinessStatusIsNotShownAsMatching: a search for prescriptions to be
+// dispensed (0001) never shows an entry whose full form says it is with a dispenser (0002): the entry
+// stays in the summary form that matched, with a warning, as for a status or a date that moved on.
+func TestAFullFormThatLeftTheBusinessStatusIsNotShownAsMatching(t *testing.T) {
+	spine := &movedOnSpine{}
+	a := start(t, setup{tracker: spine})
+	spine.Tracker = a.Client
+	path := search(sandbox.PatientAcuteAndRepeat, "business-status="+string(tracker.StatusToBeDispensed))
+	spine.to = tracker.StatusToBeDispensed // nothing moved on yet
+	if before := a.get(t, path); before.Status != http.StatusOK || len(entries(before.JSON, "match")) == 0 {
+		t.Fatalf("no prescription of %s is to be dispensed: the test proves nothing (%d)", sandbox.PatientAcuteAndRepeat, before.Status)
+	}
+	spine.to = tracker.StatusWithDispenser
+	got := a.get(t, path)
+	if got.Status != http.StatusOK || len(entries(got.JSON, "match")) == 0 {
+		t.Fatalf("status %d, %d entries: %s", got.Status, len(entries(got.JSON, "match")), got.Body)
+	}
+	for _, e := range entries(got.JSON, "match") {
+		res := e["resource"].(map[string]any)
+		if got := businessStatus(res); got != string(tracker.StatusToBeDispensed) {
+			t.Errorf("%v shows business status %q, not %s, which the search asked for", res["id"], got, tracker.StatusToBeDispensed)
+		}
+	}
+	if !strings.Contains(string(got.Body), "no longer matched the search in their full form") {
+		t.Error("no warning that entries are shown in summary form because their full form moved on")
+	}
+}

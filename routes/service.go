@@ -412,7 +412,7 @@ func (s *service) fanOut(ctx context.Context, who asker, srch *mapping.Search, p
 		if !ok {
 			continue
 		}
-		if !srch.MatchesAuthored(fm.AuthoredOn) || !srch.MatchesStatus(mapping.RequestStatus(fm.Request)) {
+		if !srch.Matches(fm) {
 			// The full form no longer fits the search (Spine's data moved on): the summary form
 			// that matched stays.
 			changed++
