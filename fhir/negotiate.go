@@ -8,26 +8,36 @@ import (
 	"strings"
 )
 
-// ContentType is the one media type the adapter answers with, errors included.
+// ContentType is the media type the adapter answers with, errors included, unless a client asked
+// for plain JSON.
 const ContentType = "application/fhir+json; charset=utf-8"
+
+// JSONContentType is the same FHIR JSON labelled application/json, for a client that asked for that
+// rather than application/fhir+json (http.html: "If a client provides a generic mime type in the
+// Accept header (application/xml, text/json, or application/json), the server SHOULD respond with
+// the requested mime type").
+const JSONContentType = "application/json; charset=utf-8"
 
 // fhirVersions are the values of the fhirVersion media-type parameter this server answers for
 // (http.html#version-parameter names "4.0"; "4.0.1" is what clients copy from the
 // CapabilityStatement).
 var fhirVersions = []string{"4.0", "4.0.1"}
 
-// Negotiate reports whether the adapter can answer in a format the client accepts; false is a 406
-// with issue code not-supported.
+// Negotiate returns the content type to answer with, ContentType or JSONContentType, or "" when the
+// adapter cannot answer in a format the client accepts: a 406 with issue code not-supported.
 //
 // Following hl7.org/fhir/R4/http.html: _format, when present, overrides the Accept header and may
 // be json, application/json or application/fhir+json; Accept may name those, */* or application/*
 // (q-values honoured, q=0 refuses), and an absent Accept accepts anything. Either may carry
 // fhirVersion (4.0) and charset (utf-8) parameters; other versions or charsets are refused, as are
-// XML, Turtle, HTML and everything else, because FHIR JSON is all the adapter speaks.
+// XML, Turtle, HTML and everything else, because FHIR JSON is all the adapter speaks. The answer is
+// labelled application/json when the client named that type (_format=application/json) or accepts
+// it more than application/fhir+json (Accept: application/json, or application/fhir+json;q=0 beside
+// */*); otherwise, ties included, application/fhir+json.
 //
 // A "+" left unencoded in the query string arrives as a space, so "_format=application/fhir json"
 // is read as application/fhir+json.
-func Negotiate(formatParam, accept string) (ok bool) {
+func Negotiate(formatParam, accept string) (contentType string) {
 	if f := strings.TrimSpace(formatParam); f != "" {
 		return formatAcceptable(f)
 	}
@@ -36,7 +46,7 @@ func Negotiate(formatParam, accept string) (ok bool) {
 
 // NegotiateRequest applies Negotiate to r's first _format query parameter and all of its Accept
 // headers.
-func NegotiateRequest(r *http.Request) bool {
+func NegotiateRequest(r *http.Request) string {
 	return Negotiate(formatParam(r.URL.RawQuery), strings.Join(r.Header.Values("Accept"), ","))
 }
 
@@ -64,25 +74,30 @@ func PrettyRequested(pretty string) bool {
 	return strings.EqualFold(strings.TrimSpace(pretty), "true")
 }
 
-func formatAcceptable(f string) bool {
+func formatAcceptable(f string) string {
 	typ, params, _ := strings.Cut(f, ";")
 	typ = strings.ReplaceAll(strings.TrimSpace(typ), " ", "+")
+	ct := ContentType
 	switch strings.ToLower(typ) {
-	case "json", "application/json", "application/fhir+json":
+	case "json", "application/fhir+json":
+	case "application/json":
+		ct = JSONContentType
 	default:
-		return false
+		return ""
 	}
-	_, ok := parseParams(params)
-	return ok
+	if _, ok := parseParams(params); !ok {
+		return ""
+	}
+	return ct
 }
 
-func acceptAcceptable(accept string) bool {
+func acceptAcceptable(accept string) string {
 	if strings.TrimSpace(accept) == "" {
-		return true
+		return ContentType
 	}
 	// The representation is application/fhir+json, which FHIR lets a client also ask for as
 	// application/json. Each gets the q of the most specific range that matches it (RFC 9110
-	// 12.5.1); the client accepts us if either ends with q > 0.
+	// 12.5.1); the client accepts us if either ends with q > 0, and gets the one it prefers.
 	best := [2]struct{ specificity, q int }{{-1, 0}, {-1, 0}}
 	for _, rng := range strings.Split(accept, ",") {
 		typ, params, _ := strings.Cut(rng, ";")
@@ -106,7 +121,13 @@ func acceptAcceptable(accept string) bool {
 			}
 		}
 	}
-	return best[0].q > 0 || best[1].q > 0
+	switch {
+	case best[0].q > 0 && best[0].q >= best[1].q:
+		return ContentType
+	case best[1].q > 0:
+		return JSONContentType
+	}
+	return ""
 }
 
 // specificity is 2 for an exact match of the media range with typ, 1 for type/*, 0 for */*, -1 for

@@ -78,10 +78,35 @@ func TestNegotiate(t *testing.T) {
 	for _, tt := range tests {
 		name := "_format=" + tt.format + " Accept: " + tt.accept
 		t.Run(name, func(t *testing.T) {
-			if got := Negotiate(tt.format, tt.accept); got != tt.want {
+			if got := Negotiate(tt.format, tt.accept) != ""; got != tt.want {
 				t.Errorf("Negotiate(%q, %q) = %v, want %v", tt.format, tt.accept, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestNegotiateAnswersInTheTypeAsked: FHIR JSON is labelled application/json for a client that
+// asked for that type or prefers it, and application/fhir+json otherwise.
+func TestNegotiateAnswersInTheTypeAsked(t *testing.T) {
+	for _, tt := range []struct{ format, accept, want string }{
+		{"", "", ContentType},
+		{"", "*/*", ContentType},
+		{"", "application/fhir+json", ContentType},
+		{"", "application/fhir+json, application/json", ContentType},
+		{"", "application/json", JSONContentType},
+		{"", "application/json; charset=utf-8", JSONContentType},
+		{"", "application/fhir+json;q=0.5, application/json", JSONContentType},
+		{"", "application/fhir+json;q=0, */*", JSONContentType},
+		{"", "application/fhir+json;q=0, application/json;q=0", ""},
+		{"", "application/*", ContentType},
+		{"json", "application/json", ContentType}, // _format decides
+		{"application/fhir+json", "application/json", ContentType},
+		{"application/json", "", JSONContentType},
+		{"xml", "application/json", ""},
+	} {
+		if got := Negotiate(tt.format, tt.accept); got != tt.want {
+			t.Errorf("Negotiate(%q, %q) = %q, want %q", tt.format, tt.accept, got, tt.want)
+		}
 	}
 }
 
@@ -110,7 +135,7 @@ func TestNegotiateRequest(t *testing.T) {
 			for _, a := range tt.accept {
 				r.Header.Add("Accept", a)
 			}
-			if got := NegotiateRequest(r); got != tt.want {
+			if got := NegotiateRequest(r) != ""; got != tt.want {
 				t.Errorf("NegotiateRequest(%s, Accept %q) = %v, want %v", tt.target, tt.accept, got, tt.want)
 			}
 		})

@@ -87,6 +87,26 @@ func TestFormats(t *testing.T) {
 		})
 	}
 
+	t.Run("a client asking for application/json gets it, the same FHIR JSON under its own ETag", func(t *testing.T) {
+		fhirJSON := a.get(t, path)
+		for _, accept := range []string{"application/json", "application/fhir+json;q=0, */*"} {
+			got := a.get(t, path, "Accept", accept)
+			if got.Status != http.StatusOK || !strings.HasPrefix(got.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("Accept %s: status %d, Content-Type %q; want 200 application/json", accept, got.Status, got.Header.Get("Content-Type"))
+				continue
+			}
+			if string(got.Body) != string(fhirJSON.Body) {
+				t.Errorf("Accept %s: the body differs from the application/fhir+json answer's", accept)
+			}
+			if got.Header.Get("ETag") == fhirJSON.Header.Get("ETag") || got.Header.Get("ETag") == "" {
+				t.Errorf("Accept %s: ETag %q, want one of its own (not %q)", accept, got.Header.Get("ETag"), fhirJSON.Header.Get("ETag"))
+			}
+		}
+		if got := a.get(t, path+"&_format="+url.QueryEscape("application/json")); !strings.HasPrefix(got.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("_format=application/json: Content-Type %q", got.Header.Get("Content-Type"))
+		}
+	})
+
 	t.Run("_pretty=true indents the same resource", func(t *testing.T) {
 		compact := a.get(t, path)
 		pretty := a.get(t, path+"&_pretty=true")

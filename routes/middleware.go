@@ -184,9 +184,21 @@ func limitURL(rend *renderer, max int) gin.HandlerFunc {
 	}
 }
 
+// contentTypeKey holds, in the gin context, the content type negotiate chose for the answer.
+const contentTypeKey = "routes.contentType"
+
+// contentType is the content type negotiated for c's answer: application/fhir+json unless the
+// client asked for application/json, and for answers made before negotiation (an unknown route).
+func contentType(c *gin.Context) string {
+	if ct, ok := c.Get(contentTypeKey); ok {
+		return ct.(string)
+	}
+	return fhir.ContentType
+}
+
 // negotiate refuses a query with broken percent-encoding (400, naming the parameter: net/url would
 // drop it, and _pretty or _format with it, silently), then, with a 406, a response format other than
-// FHIR JSON (_format or Accept).
+// FHIR JSON (_format or Accept), and keeps the content type the answer is to carry.
 func negotiate(rend *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if _, err := parseQuery(c.Request.URL.RawQuery); err != nil {
@@ -194,7 +206,8 @@ func negotiate(rend *renderer) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		if !fhir.NegotiateRequest(c.Request) {
+		ct := fhir.NegotiateRequest(c.Request)
+		if ct == "" {
 			rend.outcome(c, http.StatusNotAcceptable, fhir.Issue{
 				Severity: "error", Code: "not-supported",
 				Diagnostics: "Only FHIR JSON is supported: use _format=json or Accept: application/fhir+json.",
@@ -202,6 +215,7 @@ func negotiate(rend *renderer) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
+		c.Set(contentTypeKey, ct)
 		c.Next()
 	}
 }

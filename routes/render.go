@@ -86,6 +86,9 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 		if pretty { // other bytes, so another strong validator (RFC 9110 8.8.1)
 			etag = strings.TrimSuffix(etag, `"`) + `.pretty"`
 		}
+		if contentType(c) == fhir.JSONContentType { // another representation: its own validator
+			etag = strings.TrimSuffix(etag, `"`) + `.json"`
+		}
 		// RFC 9110 13.2.2: If-Match first (strong comparison), then If-None-Match (weak). Either may
 		// come as several field lines.
 		if im := c.Request.Header.Values("If-Match"); len(im) > 0 && !etagMatchesStrong(strings.Join(im, ","), etag) {
@@ -126,7 +129,7 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 			out = pretty
 		}
 	}
-	c.Data(status, fhir.ContentType, out)
+	c.Data(status, contentType(c), out)
 }
 
 // ETag is the entity tag of a marshalled answer: its compact bytes' length and XXH64 digest. It only
@@ -201,5 +204,5 @@ func (rd *renderer) unaudited(c *gin.Context, status int, issue fhir.Issue) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Retry-After", "5")
-	c.Data(status, fhir.ContentType, b)
+	c.Data(status, contentType(c), b)
 }
