@@ -2,6 +2,8 @@ package routes
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
+	"github.com/nhs-eps/eps-fhir-tracker/mapping"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
 // auditEntry is the audit record of one request to a patient-data route, filled in as the request
@@ -34,8 +38,40 @@ func newAuditEntry(c *gin.Context, resourceType, interaction string) *auditEntry
 		ClientAddr:   clientAddress(c),
 		Interaction:  interaction,
 		ResourceType: resourceType,
-		Query:        c.Request.URL.RequestURI(),
+		Query:        withoutCredentials(c.Request.URL.RequestURI()),
 	}}
+}
+
+// credentialParams are query parameters that carry a credential: RFC 6750 2.3's access_token, which
+// this server does not take but a client may send anyway. Their values never reach the trail, where
+// an auditor could read and replay them.
+var credentialParams = []string{"access_token"}
+
+// withoutCredentials is a request URI with the value of every credential parameter replaced by
+// "redacted"; everything else stays as sent, byte for byte.
+func withoutCredentials(uri string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	pairs := strings.Split(query, "&")
+	changed := false
+	for i, pair := range pairs {
+		rawKey, _, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			key = rawKey
+		}
+		for _, cred := range credentialParams {
+			if strings.EqualFold(strings.TrimSpace(key), cred) {
+				pairs[i], changed = rawKey+"=redacted", true
+			}
+		}
+	}
+	if !changed {
+		return uri
+	}
+	return path + "?" + strings.Join(pairs, "&")
 }
 
 func withAuditEntry(ctx context.Context, e *auditEntry) context.Context {
@@ -71,6 +107,42 @@ func (e *auditEntry) setSubject(nhsNumber string, prescriptionIDs []string) {
 	}
 	if prescriptionIDs != nil {
 		e.event.PrescriptionIDs = prescriptionIDs
+	}
+}
+
+// nameRequested records, on a request refused before its handler ran (no token, a role or scope
+// not allowed, over its rate), the patient or prescription it named, so that "who tried to see this
+// patient" finds refused attempts as well as answered ones. What the request names is read as the
+// handler would read it; a request too malformed to name one leaves the subject empty.
+func (e *auditEntry) nameRequested(c *gin.Context, resourceType, interaction string) {
+	if e == nil {
+		return
+	}
+	switch {
+	case resourceType == "MedicationRequest" && interaction == "search":
+		q, err := parseQuery(c.Request.URL.RawQuery)
+		if err != nil || q.Has("_page") {
+			return // a paging link's search is opened only for its own user
+		}
+		if srch, err := mapping.ParseSearch(q, time.Now(), false); err == nil {
+			var rx []string
+			if srch.PrescriptionID != "" {
+				rx = []string{srch.PrescriptionID}
+			}
+			e.setSubject(srch.NHSNumber, rx)
+		}
+	case resourceType == "Patient" && interaction == "read":
+		if nhs := c.Param("id"); tracker.ValidNHSNumber(nhs) {
+			e.setSubject(nhs, nil)
+		}
+	case resourceType == "MedicationRequest" && interaction == "read":
+		if rx, _, _, ok := mapping.ParseMedicationRequestID(c.Param("id")); ok {
+			e.setSubject("", []string{rx})
+		}
+	case resourceType == "MedicationDispense" && interaction == "read":
+		if rx, _, _, ok := mapping.ParseMedicationDispenseID(c.Param("id")); ok {
+			e.setSubject("", []string{rx})
+		}
 	}
 }
 

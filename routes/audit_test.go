@@ -78,6 +78,46 @@ func TestEveryAttemptAtPatientDataIsAudited(t *testing.T) {
 			t.Errorf("403 record %+v", r.Event)
 		}
 	})
+	t.Run("a refused attempt names the patient or prescription it asked for", func(t *testing.T) {
+		admin := "Bearer " + a.tokenFor(t, administrator)
+		for _, tc := range []struct {
+			path, auth, patient, rx string
+		}{
+			{search(nhs), "", nhs, ""},
+			{search(nhs), admin, nhs, ""},
+			{"/Patient/" + nhs, admin, nhs, ""},
+			{"/MedicationRequest/48A894-C86002-00009E-1-1", admin, "", "48A894-C86002-00009E"},
+			{"/MedicationDispense/d-48A894-C86002-00009E-1-1", "", "", "48A894-C86002-00009E"},
+			{"/MedicationRequest?group-identifier=A3B4D9-Z42475-11E6B%2B", admin, "", "A3B4D9-Z42475-11E6B+"},
+		} {
+			got := a.get(t, tc.path, "Authorization", tc.auth)
+			r := a.lastRecord(t)
+			if got.Status != 401 && got.Status != 403 || r.Status != got.Status {
+				t.Errorf("%s: status %d, recorded %d; want a refusal recorded", tc.path, got.Status, r.Status)
+				continue
+			}
+			var rx string
+			if len(r.PrescriptionIDs) == 1 {
+				rx = r.PrescriptionIDs[0]
+			}
+			if r.PatientNHS != tc.patient || rx != tc.rx {
+				t.Errorf("%s: recorded patient %q, prescriptions %v; want %q, %q", tc.path, r.PatientNHS, r.PrescriptionIDs, tc.patient, tc.rx)
+			}
+		}
+	})
+	t.Run("a token sent in the query is not kept in the trail", func(t *testing.T) {
+		a.get(t, search(nhs)+"&access_token="+a.Token)
+		a.get(t, search(nhs)+"&Access_Token="+a.Token, "Authorization", "")
+		recs := a.auditRecords(t)
+		for _, r := range recs[len(recs)-2:] {
+			if strings.Contains(r.Query, a.Token) || strings.Contains(r.Query, a.Token[:40]) || !strings.Contains(strings.ToLower(r.Query), "access_token=redacted") {
+				t.Errorf("recorded query %.200q keeps the token", r.Query)
+			}
+			if !strings.Contains(r.Query, "patient:identifier=") {
+				t.Errorf("recorded query %.200q lost the rest of the request", r.Query)
+			}
+		}
+	})
 	t.Run("a read learns the patient from Spine", func(t *testing.T) {
 		got := a.get(t, "/MedicationRequest/48A894-C86002-00009E-1-1")
 		if got.Status != http.StatusOK {

@@ -87,12 +87,14 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 			// to the per-client limit.
 			auditEntryFrom(ctx).setIdentity(id)
 			if !g.clientLimit.allow(clientKey(id)) {
+				auditEntryFrom(ctx).nameRequested(c, resourceType, interaction)
 				g.rd.throttled(c, g.clientLimit.retryAfter())
 				c.Abort()
 				return
 			}
 		}
 		if err != nil {
+			auditEntryFrom(ctx).nameRequested(c, resourceType, interaction)
 			var ae *auth.Error
 			if !errors.As(err, &ae) {
 				ae = &auth.Error{Status: http.StatusUnauthorized, BearerCode: "invalid_token", IssueCode: "login",
