@@ -19,7 +19,7 @@ const (
 	systemEntityType     = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 	systemObjectRole     = "http://terminology.hl7.org/CodeSystem/object-role"
 	systemSourceType     = "http://terminology.hl7.org/CodeSystem/security-source-type"
-	systemBALPEntityType = "http://hl7.org/fhir/uv/ihe-balp/CodeSystem/BasicAuditEntityType"
+	systemBALPEntityType = "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType" // BALP's canonical URL
 	systemRoleClass      = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
 
 	systemNHSNumber      = "https://fhir.nhs.uk/Id/nhs-number"

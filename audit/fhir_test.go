@@ -67,6 +67,7 @@ func TestAuditEvent(t *testing.T) {
 				Subtype                                 []struct{ Code string }
 				Entity                                  []struct {
 					What  struct{ Reference string }
+					Type  struct{ System, Code string }
 					Query string
 				}
 			}
@@ -81,6 +82,17 @@ func TestAuditEvent(t *testing.T) {
 			}
 			if r.PatientNHS != "" && (len(got.Entity) == 0 || got.Entity[0].What.Reference != "Patient/"+r.PatientNHS) {
 				t.Errorf("first entity = %+v, want the patient", got.Entity)
+			}
+			if r.RequestID != "" {
+				found := false
+				for _, e := range got.Entity {
+					if e.Type.Code == "XrequestId" {
+						found = e.Type.System == "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"
+					}
+				}
+				if !found {
+					t.Errorf("no X-Request-Id entity typed with BALP's code system (%+v)", got.Entity)
+				}
 			}
 			if got.Recorded != r.Time.Format("2006-01-02T15:04:05.000000Z") {
 				t.Errorf("recorded = %s, want %s", got.Recorded, r.Time)

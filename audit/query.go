@@ -139,8 +139,31 @@ var dateLayouts = []struct {
 	{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
 	{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
 	{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	// time.Parse takes a fraction of a second here too: its span is the fraction's last digit (see
+	// fractionStep), not a whole second.
 	{"2006-01-02T15:04:05Z07:00", func(t time.Time) time.Time { return t.Add(time.Second) }},
-	{time.RFC3339Nano, func(t time.Time) time.Time { return t.Add(time.Nanosecond) }},
+}
+
+// fractionStep is what the last digit of a dateTime's fraction of a second stands for (10 ms for
+// ".12", 1 µs for ".123456"), or 0 when the value has no fraction.
+func fractionStep(s string) time.Duration {
+	_, clock, ok := strings.Cut(s, "T")
+	if !ok {
+		return 0
+	}
+	_, frac, ok := strings.Cut(clock, ".")
+	if !ok {
+		return 0
+	}
+	n := 0
+	for n < len(frac) && frac[n] >= '0' && frac[n] <= '9' {
+		n++
+	}
+	step := time.Second
+	for range min(n, 9) {
+		step /= 10
+	}
+	return step
 }
 
 // parseDate reads an optionally prefixed date search value as its prefix and the instants it spans,
@@ -159,6 +182,9 @@ func parseDate(s string) (prefix string, lo, hi time.Time, err error) {
 	s = strings.Replace(s, " ", "+", 1)
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l.layout, s); err == nil {
+			if step := fractionStep(s); step > 0 {
+				return prefix, t.UTC(), t.Add(step).UTC(), nil
+			}
 			return prefix, t.UTC(), l.span(t).UTC(), nil
 		}
 	}

@@ -93,3 +93,35 @@ func TestFarDatesBoundAsTheySay(t *testing.T) {
 		})
 	}
 }
+
+// TestAFractionOfASecondSpansItsLastDigit: a dateTime with a fraction stands for the range of its last
+// digit, as FHIR's precision rule says, not for the whole second its seconds name.
+func TestAFractionOfASecondSpansItsLastDigit(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Config{DSN: backends(t)[0].dsn(t), Keys: []Key{newKey(t, "k1")}})
+	base := time.Date(2026, 12, 7, 22, 43, 59, 0, time.UTC)
+	for _, ns := range []int{434375000, 707783000, 877571000} {
+		if err := s.Record(ctx, event("9990000001", "alice", base.Add(time.Duration(ns)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for raw, want := range map[string]int{
+		"date=eq2026-12-07T22:43:59Z":        3, // the whole second
+		"date=eq2026-12-07T22:43:59.434375Z": 1,
+		"date=gt2026-12-07T22:43:59.434375Z": 2,
+		"date=ge2026-12-07T22:43:59.434375Z": 3,
+		"date=le2026-12-07T22:43:59.434375Z": 1,
+		"date=lt2026-12-07T22:43:59.707783Z": 1,
+		"date=eq2026-12-07T22:43:59.7Z":      1, // 700 to 800 ms
+		"date=eq2026-12-07T22:43:59.9Z":      0,
+	} {
+		v, _ := url.ParseQuery(raw + "&patient=9990000001")
+		q, err := ParseQuery(v, true)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if _, total, err := s.Search(ctx, q); err != nil || total != want {
+			t.Errorf("%s: %d records (%v), want %d", raw, total, err, want)
+		}
+	}
+}
