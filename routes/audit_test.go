@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,22 @@ import (
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
+
+// auditDateLimit is the snapshot bound (date=lt...) a first AuditEvent page's self link carries.
+func auditDateLimit(t *testing.T, page answer) string {
+	t.Helper()
+	u, err := url.Parse(link(page.JSON, "self"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range u.Query()["date"] {
+		if v, ok := strings.CutPrefix(d, "lt"); ok {
+			return v
+		}
+	}
+	t.Fatalf("the self link %s carries no snapshot bound", u)
+	return ""
+}
 
 // lastRecord is the newest audit record.
 func (a *adapter) lastRecord(t *testing.T) audit.Record {
@@ -232,6 +249,19 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 	}
 	if got := a.get(t, "/AuditEvent?date=ge2000-01-01&_count=1", "Authorization", audTok); link(got.JSON, "next") == "" {
 		t.Errorf("no next link over a trail of several records")
+	}
+	// Paging sees the trail as it was when the search began: records written between two pages (the
+	// auditor's own read of page 1 among them) neither shift page 2 nor repeat an entry.
+	first := a.get(t, "/AuditEvent?patient="+nhs+"&_count=2", "Authorization", audTok)
+	a.get(t, search(nhs)) // a new access to the patient, newer than every record page 1 saw
+	second := a.get(t, link(first.JSON, "next"), "Authorization", audTok)
+	all := a.get(t, "/AuditEvent?patient="+nhs+"&_count=4&"+"date=lt"+url.QueryEscape(auditDateLimit(t, first)), "Authorization", audTok)
+	if second.Status != http.StatusOK || total(second.JSON) != total(first.JSON) {
+		t.Errorf("page 2: status %d, total %d; want 200 and page 1's total %d", second.Status, total(second.JSON), total(first.JSON))
+	}
+	paged := append(ids(first.JSON, "match"), ids(second.JSON, "match")...)
+	if want := ids(all.JSON, "match"); len(paged) != len(want) || !slices.Equal(paged, want) {
+		t.Errorf("pages 1 and 2 give %v, one page of the same snapshot %v", paged, want)
 	}
 	// No filter is dropped without a word: a modifier is a 400, and so is an unknown parameter when
 	// the client asks for strict handling; lenient, the self link shows it was not applied.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
@@ -35,6 +36,16 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 		return
 	}
 	aq.Offset = offset
+	if c.Query("_page") == "" {
+		// A new search sees the trail as it was when it began, and so do the pages its links lead
+		// to, which carry this bound: records written meanwhile (this read's own among them) do not
+		// shift later pages or repeat an entry.
+		asOf := time.Now().UTC() // the trail's clock, which stamps its records, not the routes' Config.Now
+		if aq.Until.IsZero() || asOf.Before(aq.Until) {
+			aq.Until = asOf
+		}
+		self.Add("date", "lt"+asOf.Format(time.RFC3339Nano)) // applied, so in the self link too
+	}
 	auditEntryFrom(ctx).setSubject(aq.PatientNHS, nil)
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
