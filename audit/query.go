@@ -14,7 +14,7 @@ import (
 // ParseQuery reads the search parameters of GET /FHIR/R4/AuditEvent into a Query:
 //
 //   - patient: Patient/{nhs}, an NHS number, or https://fhir.nhs.uk/Id/nhs-number|{nhs};
-//   - agent: the user id;
+//   - agent: the user id, or https://fhir.nhs.uk/Id/sds-user-id|{user id};
 //   - date: a FHIR date or dateTime with an optional eq (default), ge, gt, le or lt prefix, repeated
 //     for a range;
 //   - _count: page size, 1 to MaxCount.
@@ -52,10 +52,14 @@ func ParseQuery(v url.Values, strict bool) (Query, error) {
 		q.PatientNHS = nhs
 	}
 	if as := v["agent"]; len(as) > 0 {
-		if len(as) > 1 || as[0] == "" {
+		user, ok := agentUserID(as[len(as)-1])
+		switch {
+		case len(as) > 1:
 			fail("agent", "give one user id")
+		case !ok:
+			fail("agent", "want the user's id, or %s|{user id}: an agent is found by the identifier its records carry", systemUserID)
 		}
-		q.Agent = as[0]
+		q.Agent = user
 	}
 	for _, d := range v["date"] {
 		prefix, lo, hi, err := parseDate(d)
@@ -116,6 +120,23 @@ func callersParam(name string) bool {
 }
 
 // patientNHS accepts the forms a client may use to name a patient by NHS number.
+// agentUserID reads an agent search value: a user id, alone or as an sds-user-id identifier
+// (system|value), the identifier AuditEvent.agent.who carries. Another system, a reference
+// (Practitioner/...) or an empty value could only match nothing, so it is refused rather than
+// answered with an empty trail.
+func agentUserID(s string) (string, bool) {
+	if system, value, ok := strings.Cut(s, "|"); ok {
+		if system != systemUserID {
+			return "", false
+		}
+		s = value
+	}
+	if s == "" || strings.ContainsAny(s, "/|") {
+		return "", false
+	}
+	return s, true
+}
+
 func patientNHS(s string) (string, bool) {
 	s = strings.TrimPrefix(s, "Patient/")
 	s = strings.TrimPrefix(s, systemNHSNumber+"|")
