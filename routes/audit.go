@@ -2,6 +2,7 @@ package routes
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,8 +23,11 @@ import (
 // patient may be known only after parsing, opening a paging token, or Spine's answer (reads and
 // group-identifier searches), so the record is written after mapping, not in a middleware.
 type auditEntry struct {
-	mu      sync.Mutex
-	event   audit.Event
+	mu    sync.Mutex
+	event audit.Event
+	// others are the further patients an answer is about, each recorded in a record of its own (an
+	// auditor's page of the trail: BALP's one AuditEvent per patient in the result).
+	others  []subject
 	done    bool // recorded, or deliberately not (a throttled request that attempted nothing)
 	skipped bool
 }
@@ -146,6 +150,23 @@ func (e *auditEntry) nameRequested(c *gin.Context, resourceType, interaction str
 	}
 }
 
+// subject is one patient an answer shows, and the prescriptions of that patient it shows.
+type subject struct {
+	nhs string
+	ids []string
+}
+
+// alsoAbout records further patients the answer shows: each gets a record of its own, committed
+// with the request's before the answer is sent.
+func (e *auditEntry) alsoAbout(others []subject) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.others = others
+}
+
 // skip marks a request that is refused before it attempted anything (a throttled tokenless flood).
 func (e *auditEntry) skip() {
 	if e == nil {
@@ -174,12 +195,26 @@ func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome 
 		return nil
 	}
 	e.done = true
-	ev := e.event
+	ev, others := e.event, e.others
 	e.mu.Unlock()
 	ev.Status, ev.Outcome = status, outcome // the store stamps the time
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait)
 	defer cancel()
-	return a.Record(ctx, ev)
+	if len(others) == 0 {
+		return a.Record(ctx, ev)
+	}
+	// One record per further patient, sent together so that the store commits them in one group;
+	// the answer waits for every one.
+	errs := make([]error, len(others)+1)
+	var wg sync.WaitGroup
+	for i, o := range others {
+		other := ev
+		other.PatientNHS, other.PrescriptionIDs = o.nhs, o.ids
+		wg.Go(func() { errs[i+1] = a.Record(ctx, other) })
+	}
+	errs[0] = a.Record(ctx, ev)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // auditUnavailable is what a client gets when its audit record cannot be committed: no data.

@@ -2,6 +2,7 @@ package routes_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -236,9 +237,66 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 		t.Errorf("an auditor's page of one patient's records is recorded with patient %q and prescriptions %v, want %s and %v",
 			r.PatientNHS, r.PrescriptionIDs, nhs, prescriberRx)
 	}
-	a.get(t, "/AuditEvent?date=ge2000-01-01&_count=100", "Authorization", audTok)
-	if r := a.lastRecord(t); r.PatientNHS != "" || len(r.PrescriptionIDs) <= len(prescriberRx) {
-		t.Errorf("an auditor's page of several patients is recorded with patient %q and %d prescriptions", r.PatientNHS, len(r.PrescriptionIDs))
+	// A page of several patients is recorded once per patient (BALP), every record committed before
+	// the page is sent, so that "who has seen this patient" finds the auditor's browse.
+	before := len(a.auditRecords(t))
+	page := a.get(t, "/AuditEvent?date=ge2000-01-01&_count=100", "Authorization", audTok, "X-Request-ID", "auditor-browse")
+	wantRx := map[string][]string{} // patient -> prescriptions the page showed of that patient
+	for _, e := range entries(page.JSON, "match") {
+		r := resource(e)
+		var patient string
+		var rx []string
+		for _, en := range r["entity"].([]any) {
+			what, _ := en.(map[string]any)["what"].(map[string]any)
+			ref, _ := what["reference"].(string)
+			if p, ok := strings.CutPrefix(ref, "Patient/"); ok {
+				patient = p
+			}
+			if id, ok := what["identifier"].(map[string]any); ok && strings.HasSuffix(fmt.Sprint(id["system"]), "prescription-order-number") {
+				rx = append(rx, id["value"].(string))
+			}
+		}
+		if patient != "" {
+			for _, id := range rx {
+				if !slices.Contains(wantRx[patient], id) {
+					wantRx[patient] = append(wantRx[patient], id)
+				}
+			}
+			if wantRx[patient] == nil {
+				wantRx[patient] = []string{}
+			}
+		}
+	}
+	if len(wantRx) < 2 {
+		t.Fatalf("the page shows %d patients: the test proves nothing", len(wantRx))
+	}
+	gotRx := map[string][]string{}
+	for _, r := range a.auditRecords(t)[before:] {
+		if r.RequestID != "auditor-browse" {
+			continue
+		}
+		if r.UserID != auditor || r.ResourceType != "AuditEvent" || r.Status != 200 {
+			t.Errorf("record of the browse %+v", r.Event)
+		}
+		if _, dup := gotRx[r.PatientNHS]; dup {
+			t.Errorf("patient %q recorded twice for one page", r.PatientNHS)
+		}
+		gotRx[r.PatientNHS] = r.PrescriptionIDs
+	}
+	for patient, rx := range wantRx {
+		got, ok := gotRx[patient]
+		if !ok {
+			t.Errorf("patient %s is on the page but in no record of the auditor's browse", patient)
+			continue
+		}
+		for _, id := range rx {
+			if !slices.Contains(got, id) {
+				t.Errorf("patient %s: prescription %s shown but not recorded (recorded %v)", patient, id, got)
+			}
+		}
+	}
+	if got := a.get(t, "/AuditEvent?agent="+auditor+"&date=ge2000-01-01&_count=100", "Authorization", audTok); got.Status != http.StatusOK {
+		t.Errorf("reading the auditor's own records: %d", got.Status)
 	}
 	got := a.get(t, "/AuditEvent?patient="+nhs)
 	if got.Status != http.StatusForbidden {

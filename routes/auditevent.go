@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,26 +85,45 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 			Search:   &bcrpb.Bundle_Entry_Search{Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: c4pb.SearchEntryModeCode_MATCH}},
 		})
 	}
-	patient, ids := shown(aq.PatientNHS, recs)
+	patient, ids, others := shown(aq.PatientNHS, recs)
+	auditEntryFrom(ctx).alsoAbout(others)
 	h.answer(c, "", b, found{Patient: patient, PrescriptionIDs: ids})
 }
 
-// shown is the patient data a page of the trail shows, for the auditor's own record, as any answer's
-// record names what it returned: every prescription its records name, and the patient when there is
-// one, the one searched for or the only one on the page. A page about several patients names none in
-// the record's one patient field; their prescriptions are still named.
-func shown(searched string, recs []audit.Record) (patient string, ids []string) {
-	seen := make(map[string]bool)
-	ids = []string{}
-	patient = searched
-	several := false
+// shown is the patient data a page of the trail shows, for the auditor's own records, as any
+// answer's record names what it returned: the patient searched for, or each patient on the page, with
+// the prescriptions shown of each. The first patient (and prescriptions of records that name no
+// patient) goes in the request's own record, each further patient in a record of its own, as BALP's
+// Query pattern asks: "one AuditEvent is created for every Patient identified in the resulting search
+// set".
+func shown(searched string, recs []audit.Record) (patient string, ids []string, others []subject) {
+	if searched != "" {
+		return searched, prescriptionsOf(recs, func(audit.Record) bool { return true }), nil
+	}
+	var order []string
 	for _, r := range recs {
-		switch {
-		case searched != "" || r.PatientNHS == "":
-		case patient == "":
-			patient = r.PatientNHS
-		case patient != r.PatientNHS:
-			several = true
+		if r.PatientNHS != "" && !slices.Contains(order, r.PatientNHS) {
+			order = append(order, r.PatientNHS)
+		}
+	}
+	if len(order) == 0 {
+		return "", prescriptionsOf(recs, func(audit.Record) bool { return true }), nil
+	}
+	patient = order[0]
+	ids = prescriptionsOf(recs, func(r audit.Record) bool { return r.PatientNHS == patient || r.PatientNHS == "" })
+	for _, nhs := range order[1:] {
+		others = append(others, subject{nhs: nhs, ids: prescriptionsOf(recs, func(r audit.Record) bool { return r.PatientNHS == nhs })})
+	}
+	return patient, ids, others
+}
+
+// prescriptionsOf is every prescription the records that keep name, each once, in order.
+func prescriptionsOf(recs []audit.Record, keep func(audit.Record) bool) []string {
+	seen := make(map[string]bool)
+	ids := []string{}
+	for _, r := range recs {
+		if !keep(r) {
+			continue
 		}
 		for _, id := range r.PrescriptionIDs {
 			if !seen[id] {
@@ -112,10 +132,7 @@ func shown(searched string, recs []audit.Record) (patient string, ids []string) 
 			}
 		}
 	}
-	if several {
-		patient = ""
-	}
-	return patient, ids
+	return ids
 }
 
 // parseAuditQuery reads the AuditEvent search parameters (audit.ParseQuery), as ParamErrors naming
