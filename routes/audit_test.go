@@ -317,6 +317,9 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 	if second.Status != http.StatusOK || total(second.JSON) != total(first.JSON) {
 		t.Errorf("page 2: status %d, total %d; want 200 and page 1's total %d", second.Status, total(second.JSON), total(first.JSON))
 	}
+	if again := a.get(t, link(second.JSON, "self"), "Authorization", audTok, "Prefer", "handling=strict"); again.Status != http.StatusOK {
+		t.Errorf("strict, page 2's own self link: status %d, want 200: %.300s", again.Status, again.Body)
+	}
 	paged := append(ids(first.JSON, "match"), ids(second.JSON, "match")...)
 	if want := ids(all.JSON, "match"); len(paged) != len(want) || !slices.Equal(paged, want) {
 		t.Errorf("pages 1 and 2 give %v, one page of the same snapshot %v", paged, want)

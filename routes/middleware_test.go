@@ -169,6 +169,13 @@ func TestStrictHandlingReadsEveryPreferLine(t *testing.T) {
 	if !strictHandling([]string{"return=representation", "handling=strict"}) {
 		t.Error("handling=strict on a second Prefer line was missed")
 	}
+	// RFC 7240 2: only the first instance of a preference counts.
+	if strictHandling([]string{"handling=lenient", "handling=strict"}) || strictHandling([]string{"handling=lenient, handling=strict"}) {
+		t.Error("a second handling preference overrode the first")
+	}
+	if !strictHandling([]string{"handling=strict", "handling=lenient"}) {
+		t.Error("the first handling preference, strict, was not kept")
+	}
 	if strictHandling([]string{"return=representation", "respond-async"}) {
 		t.Error("no handling preference read as strict")
 	}

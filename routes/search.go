@@ -88,20 +88,21 @@ func (h *handlers) searchQuery(c *gin.Context, user string, strict bool) (url.Va
 	if tok == "" {
 		return q, 0, nil
 	}
-	// A paging link carries its whole search. Anything else sent beside it is not applied: ignored,
-	// as an unknown parameter is, and so a 400 under strict handling. _format and _pretty shape the
-	// answer, not the search.
-	if strict {
-		for _, name := range slices.Sorted(maps.Keys(q)) {
-			if name != "_page" && name != "_format" && name != "_pretty" {
-				return nil, 0, &mapping.ParamError{Param: name,
-					Msg: "A paging link carries its search, so a parameter beside _page would not be applied: repeat the search with it instead."}
-			}
-		}
-	}
 	saved, offset, err := h.pager.open(tok, user, h.cfg.Now())
 	if err != nil {
 		return nil, 0, pageError(err)
+	}
+	// A paging link carries its whole search. Anything else sent beside it is not applied: ignored,
+	// as an unknown parameter is, and so a 400 under strict handling, unless it is the link's own
+	// search repeated, as a page's self link shows it. _format and _pretty shape the answer, not the
+	// search.
+	if strict {
+		for _, name := range slices.Sorted(maps.Keys(q)) {
+			if name != "_page" && name != "_format" && name != "_pretty" && !slices.Equal(q[name], saved[name]) {
+				return nil, 0, &mapping.ParamError{Param: name,
+					Msg: "A paging link carries its search, so a parameter beside _page that differs from it would not be applied: repeat the search with it instead."}
+			}
+		}
 	}
 	return saved, offset, nil
 }
@@ -200,8 +201,9 @@ func strictHandling(prefer []string) bool {
 		for _, p := range strings.Split(line, ",") {
 			p, _, _ = strings.Cut(p, ";")
 			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-			if strings.EqualFold(strings.TrimSpace(k), "handling") && strings.EqualFold(strings.Trim(strings.TrimSpace(v), `"`), "strict") {
-				return true
+			if strings.EqualFold(strings.TrimSpace(k), "handling") {
+				// RFC 7240 2: of a preference given more than once, only the first counts.
+				return strings.EqualFold(strings.Trim(strings.TrimSpace(v), `"`), "strict")
 			}
 		}
 	}

@@ -388,6 +388,14 @@ func TestPaging(t *testing.T) {
 		if ok := a.get(t, "/MedicationRequest?_page="+tok+"&_pretty=true", "Prefer", "handling=strict"); ok.Status != http.StatusOK {
 			t.Errorf("strict with _pretty: status %d, want 200", ok.Status)
 		}
+		// A page's own self link repeats its search beside _page: that is the search applied.
+		self := link(plain.JSON, "self")
+		if !strings.Contains(self, "_page=") || !strings.Contains(self, "_count=") {
+			t.Fatalf("page 2's self link %q does not repeat its search beside _page: the test proves nothing", self)
+		}
+		if again := a.get(t, self, "Prefer", "handling=strict"); again.Status != http.StatusOK || !slices.Equal(ids(again.JSON, "match"), ids(plain.JSON, "match")) {
+			t.Errorf("strict, page 2's own self link: status %d, want 200 and the same page", again.Status)
+		}
 	})
 
 	t.Run("a paged search keeps its ETag, so If-None-Match gives a 304", func(t *testing.T) {
