@@ -105,6 +105,20 @@ func TestFormats(t *testing.T) {
 		if got := a.get(t, path+"&_format="+url.QueryEscape("application/json")); !strings.HasPrefix(got.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("_format=application/json: Content-Type %q", got.Header.Get("Content-Type"))
 		}
+		if got := a.get(t, path, "Accept", "application/json"); !slices.Contains(got.Header.Values("Vary"), "Accept") {
+			t.Errorf("Vary %v: the answer depends on Accept and does not say so", got.Header.Values("Vary"))
+		}
+		// Errors are always application/fhir+json (FHIR-API.md), whatever the client accepts.
+		for _, h := range [][]string{{"Accept", "application/json", "Authorization", ""}, {"Accept", "application/json"}} {
+			p := path
+			if len(h) == 2 {
+				p = "/MedicationRequest?patient=not-an-nhs-number" // a 400
+			}
+			got := a.get(t, p, h...)
+			if got.Status < 400 || !strings.HasPrefix(got.Header.Get("Content-Type"), "application/fhir+json") {
+				t.Errorf("%s %v: status %d, Content-Type %q; want an error in application/fhir+json", p, h, got.Status, got.Header.Get("Content-Type"))
+			}
+		}
 	})
 
 	t.Run("_pretty=true indents the same resource", func(t *testing.T) {

@@ -15,7 +15,8 @@ import (
 
 // guard is what stands in front of every route that serves patient data: the per-address limit on
 // unauthenticated requests, the audit entry, authentication, role and scope checks, the per-client
-// rate limit and the bound on requests in progress (admission), in that order. A client refused for
+// rate limit, the query and format checks (negotiate) and the bound on requests in progress
+// (admission), in that order. A client refused for
 // its own sake (no token, over its rate) never takes a place that other users' requests wait for.
 type guard struct {
 	admission   *admission // nil: no bound on the requests in progress
@@ -37,12 +38,13 @@ func newGuard(cfg Config, a Authenticator, rd *renderer) *guard {
 
 // patientData guards a route whose answers hold patient data: every attempt is audited.
 func (g *guard) patientData(resourceType, interaction string, h gin.HandlerFunc) []gin.HandlerFunc {
-	return []gin.HandlerFunc{g.audited(resourceType, interaction), g.authenticate(resourceType, interaction), g.admission.admit, h}
+	return []gin.HandlerFunc{g.audited(resourceType, interaction), g.authenticate(resourceType, interaction),
+		negotiate(g.rd), g.admission.admit, h}
 }
 
 // authenticated guards a route that needs an authorised user but serves no patient data.
 func (g *guard) authenticated(resourceType, interaction string, h gin.HandlerFunc) []gin.HandlerFunc {
-	return []gin.HandlerFunc{g.authenticate(resourceType, interaction), h}
+	return []gin.HandlerFunc{g.authenticate(resourceType, interaction), negotiate(g.rd), h}
 }
 
 // audited opens the request's audit entry; the renderer commits it before the answer is written.

@@ -206,6 +206,7 @@ func negotiate(rend *renderer) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
+		c.Writer.Header().Add("Vary", "Accept") // the answer, and whether there is one, depends on it
 		ct := fhir.NegotiateRequest(c.Request)
 		if ct == "" {
 			rend.outcome(c, http.StatusNotAcceptable, fhir.Issue{

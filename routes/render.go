@@ -129,7 +129,11 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 			out = pretty
 		}
 	}
-	c.Data(status, contentType(c), out)
+	ct := fhir.ContentType // errors: always application/fhir+json (FHIR-API.md)
+	if status < http.StatusBadRequest {
+		ct = contentType(c)
+	}
+	c.Data(status, ct, out)
 }
 
 // ETag is the entity tag of a marshalled answer: its compact bytes' length and XXH64 digest. It only
@@ -204,5 +208,5 @@ func (rd *renderer) unaudited(c *gin.Context, status int, issue fhir.Issue) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Retry-After", "5")
-	c.Data(status, contentType(c), b)
+	c.Data(status, fhir.ContentType, b)
 }

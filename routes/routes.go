@@ -175,9 +175,13 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	// SMART discovery is plain JSON whatever the Accept header (SMART App Launch 2: "Responses ... SHALL
 	// be JSON, regardless of Accept headers"), so FHIR's content negotiation does not apply to it.
 	get(r, "/FHIR/R4/.well-known/smart-configuration", handleSMARTConfiguration(d.Auth))
-	base := r.Group("/FHIR/R4", negotiate(rend))
-	get(base, "/metadata", metadata)
-	get(base, "/SearchParameter/:id", searchParameter)
+	// Every FHIR route checks the query and negotiates the format (negotiate); a route of patient data
+	// does it after opening its audit record and authenticating, so that a malformed or unacceptable
+	// request to one is still audited, and one without a token is still a 401.
+	base := r.Group("/FHIR/R4")
+	neg := negotiate(rend)
+	get(base, "/metadata", neg, metadata)
+	get(base, "/SearchParameter/:id", neg, searchParameter)
 
 	// Patient data: each route authenticates, authorises, and is audited.
 	get(base, "/MedicationRequest", guard.patientData("MedicationRequest", "search", h.searchMedicationRequests)...)

@@ -165,6 +165,19 @@ func TestBrokenPercentEncodingIsRefusedNeverDropped(t *testing.T) {
 			}
 		}
 	})
+	t.Run("on a patient-data route it is audited, and without a token it is a 401", func(t *testing.T) {
+		path := "/MedicationRequest?patient=" + nhs + "&x=%zz"
+		got := a.get(t, path, "X-Request-ID", "broken-encoding")
+		if got.Status != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400", got.Status)
+		}
+		if r := a.lastRecord(t); r.RequestID != "broken-encoding" || r.Status != http.StatusBadRequest {
+			t.Errorf("the 400 is not audited: last record %+v", r.Event)
+		}
+		if got := a.get(t, path, "Authorization", ""); got.Status != http.StatusUnauthorized {
+			t.Errorf("without a token: status %d, want 401", got.Status)
+		}
+	})
 	t.Run("a ';' stays in the value, where the parameter's rules judge it", func(t *testing.T) {
 		got := a.get(t, "/MedicationRequest?patient="+nhs+"&status=completed;active")
 		if got.Status != http.StatusBadRequest {
