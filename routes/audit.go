@@ -48,7 +48,8 @@ func newAuditEntry(c *gin.Context, resourceType, interaction string) *auditEntry
 
 // credentialParams are query parameters that carry a credential: RFC 6750 2.3's access_token, which
 // this server does not take but a client may send anyway. Their values never reach the trail, where
-// an auditor could read and replay them.
+// an auditor could read and replay them: a parameter whose name holds one of these, in any case and
+// however oddly encoded around it (access_token%, access_token[]), is redacted.
 var credentialParams = []string{"access_token"}
 
 // withoutCredentials is a request URI with the value of every credential parameter replaced by
@@ -62,12 +63,9 @@ func withoutCredentials(uri string) string {
 	changed := false
 	for i, pair := range pairs {
 		rawKey, _, _ := strings.Cut(pair, "=")
-		key, err := url.QueryUnescape(rawKey)
-		if err != nil {
-			key = rawKey
-		}
+		key := strings.ToLower(decodeLeniently(rawKey))
 		for _, cred := range credentialParams {
-			if strings.EqualFold(strings.TrimSpace(key), cred) {
+			if strings.Contains(key, cred) {
 				pairs[i], changed = rawKey+"=redacted", true
 			}
 		}
@@ -114,6 +112,29 @@ func (e *auditEntry) setSubject(nhsNumber string, prescriptionIDs []string) {
 	}
 }
 
+// decodeLeniently percent-decodes what it can of s, leaving a malformed escape as it is, and reads
+// "+" as a space, as a query does.
+func decodeLeniently(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '+':
+			b.WriteByte(' ')
+		case s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
+			v, _ := url.PathUnescape(s[i : i+3])
+			b.WriteString(v)
+			i += 2
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // nameRequested records, on a request refused before its handler ran (no token, a role or scope
 // not allowed, over its rate), the patient or prescription it named, so that "who tried to see this
 // patient" finds refused attempts as well as answered ones. What the request names is read as the
@@ -125,7 +146,7 @@ func (e *auditEntry) nameRequested(c *gin.Context, resourceType, interaction str
 	switch {
 	case resourceType == "MedicationRequest" && interaction == "search":
 		q, err := parseQuery(c.Request.URL.RawQuery)
-		if err != nil || q.Has("_page") {
+		if err != nil || q.Get("_page") != "" {
 			return // a paging link's search is opened only for its own user
 		}
 		if srch, err := mapping.ParseSearch(q, time.Now(), false); err == nil {
@@ -134,6 +155,14 @@ func (e *auditEntry) nameRequested(c *gin.Context, resourceType, interaction str
 				rx = []string{srch.PrescriptionID}
 			}
 			e.setSubject(srch.NHSNumber, rx)
+		}
+	case resourceType == "AuditEvent" && interaction == "search":
+		q, err := parseQuery(c.Request.URL.RawQuery)
+		if err != nil || q.Get("_page") != "" {
+			return
+		}
+		if aq, err := audit.ParseQuery(q, false); err == nil {
+			e.setSubject(aq.PatientNHS, nil)
 		}
 	case resourceType == "Patient" && interaction == "read":
 		if nhs := c.Param("id"); tracker.ValidNHSNumber(nhs) {
