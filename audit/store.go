@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// maxBatch bounds the records of one group commit, so one slow commit cannot grow without limit.
+// maxBatch bounds the records of one group commit, so one slow commit cannot grow without limit. A
+// single Record call's records are never split: one call of more than maxBatch is a commit alone.
 const maxBatch = 512
 
 // commitTimeout bounds one group commit. It is not a request's context: a batch serves many requests,
@@ -50,7 +51,7 @@ type Store struct {
 }
 
 type request struct {
-	ev        Event
+	evs       []Event // committed together, in one transaction
 	done      chan error
 	announced bool // it ends an Expect announcement, which the writer closes as it takes it
 }
@@ -154,14 +155,23 @@ func (s *Store) chainHead(ctx context.Context) (head, error) {
 	return h, nil
 }
 
-// Record appends e to the trail and returns only once the record is durably committed. Any error
-// means the record may not exist, and the caller must not send the data it describes.
-func (s *Store) Record(ctx context.Context, e Event) error {
-	if e.Time.IsZero() {
-		e.Time = s.now()
+// Record appends evs to the trail, all in one transaction, and returns only once they are durably
+// committed: an answer recorded in several records (one per patient it shows) has all of them or
+// none. Any error means the records may not exist, and the caller must not send the data they
+// describe.
+func (s *Store) Record(ctx context.Context, evs ...Event) error {
+	if len(evs) == 0 {
+		return nil
 	}
-	e = e.storable()
-	r := &request{ev: e, done: make(chan error, 1), announced: s.claim(ctx)}
+	now := s.now()
+	stored := make([]Event, len(evs))
+	for i, e := range evs {
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		stored[i] = e.storable()
+	}
+	r := &request{evs: stored, done: make(chan error, 1), announced: s.claim(ctx)}
 	select {
 	case s.reqs <- r:
 	case <-s.quit:
@@ -239,11 +249,16 @@ const gatherPoll = 250 * time.Microsecond
 // most likely a request still waiting for Spine, and waiting for it would only add the delay.
 func (s *Store) gather(batch []*request) []*request {
 	var deadline time.Time
-	for len(batch) < maxBatch {
+	n := 0
+	for _, r := range batch {
+		n += len(r.evs)
+	}
+	for n < maxBatch {
 		select {
 		case r := <-s.reqs:
 			s.take(r)
 			batch = append(batch, r)
+			n += len(r.evs)
 			continue
 		default:
 		}
@@ -261,6 +276,7 @@ func (s *Store) gather(batch []*request) []*request {
 		case r := <-s.reqs:
 			s.take(r)
 			batch = append(batch, r)
+			n += len(r.evs)
 		case <-time.After(min(wait, gatherPoll)):
 		case <-s.quit: // closing: commit what is here
 			return batch
@@ -318,12 +334,15 @@ func (s *Store) reload(h head, stale bool) (head, bool) {
 func (s *Store) commit(h head, batch []*request) (head, error) {
 	ctx, cancel := s.writeContext()
 	defer cancel()
-	recs := make([]Record, len(batch))
+	var recs []Record
 	next := h
-	for i, r := range batch {
-		next.seq++
-		recs[i] = s.seal(Record{Event: r.ev, Chain: s.instance, Seq: next.seq, Kind: KindAccess}, next.mac)
-		next.mac = recs[i].MAC
+	for _, r := range batch {
+		for _, ev := range r.evs {
+			next.seq++
+			rec := s.seal(Record{Event: ev, Chain: s.instance, Seq: next.seq, Kind: KindAccess}, next.mac)
+			next.mac = rec.MAC
+			recs = append(recs, rec)
+		}
 	}
 	if err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.durable(ctx, tx); err != nil {

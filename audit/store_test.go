@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -221,6 +222,61 @@ func TestFailClosed(t *testing.T) {
 	})
 }
 
+// TestOneCallsRecordsAreCommittedTogether: the records of one Record call (an answer about several
+// patients) go into one transaction, all or none: never split across commits, even past maxBatch, and
+// never interleaved with another call's.
+func TestOneCallsRecordsAreCommittedTogether(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Config{DSN: backends(t)[0].dsn(t), Keys: []Key{newKey(t, "k1")}})
+	many := make([]Event, maxBatch+10)
+	for i := range many {
+		many[i] = event(fmt.Sprintf("99900%05d", i), "auditor", time.Now())
+	}
+	before := s.Stats()
+	if err := s.Record(ctx, many...); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Stats()
+	if after.Commits-before.Commits != 1 || after.Largest < int64(len(many)) {
+		t.Errorf("%d records of one call took %d commits (largest %d), want one", len(many), after.Commits-before.Commits, after.Largest)
+	}
+
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			evs := make([]Event, 5)
+			for i := range evs {
+				evs[i] = event(fmt.Sprintf("99911%05d", c*10+i), "auditor", time.Now())
+				evs[i].RequestID = fmt.Sprintf("call-%d", c)
+			}
+			if err := s.Record(ctx, evs...); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	recs, err := allRecords(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]int64{}
+	for _, r := range recs {
+		if !strings.HasPrefix(r.RequestID, "call-") {
+			continue
+		}
+		if _, ok := first[r.RequestID]; !ok {
+			first[r.RequestID] = r.Seq
+		}
+		if r.Seq-first[r.RequestID] >= 5 {
+			t.Errorf("%s: record at seq %d, more than 5 after its first at %d: the call's records were split", r.RequestID, r.Seq, first[r.RequestID])
+		}
+	}
+	if len(first) != 8 {
+		t.Errorf("%d calls recorded, want 8", len(first))
+	}
+	verifyOK(t, s)
+}
+
 // TestABatchIsStoredWholeInChainOrder: group commits of every size the multi-row INSERTs split
 // differently (SQLite's chunks of 16, 8, 4, 2 and 1 rows; PostgreSQL's full INSERT and a shorter one)
 // store every record in its own row, with its own values, in chain order.
@@ -239,7 +295,7 @@ func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
 					k := len(all) + i
 					ev := event(fmt.Sprintf("99900%05d", k), fmt.Sprintf("user-%d", k), start.Add(time.Duration(k)*time.Second))
 					ev.PrescriptionIDs = []string{fmt.Sprintf("24F5DA-A83008-%06d", k)}
-					batch[i] = &request{ev: ev}
+					batch[i] = &request{evs: []Event{ev}}
 				}
 				// The writer is idle: nothing else is recorded while the test commits its batches directly.
 				var err error
@@ -260,7 +316,7 @@ func TestABatchIsStoredWholeInChainOrder(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := all[min(i, n-1)].ev
+				want := all[min(i, n-1)].evs[0]
 				if r.Seq != int64(i+1) || r.PatientNHS != want.PatientNHS || r.UserID != want.UserID ||
 					!r.Time.Equal(want.Time) || len(r.PrescriptionIDs) != 1 || r.PrescriptionIDs[0] != want.PrescriptionIDs[0] {
 					t.Errorf("row %d: seq %d, patient %s, user %s, at %s, ids %v; want seq %d, %s, %s, %s, %v", i, r.Seq,

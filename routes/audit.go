@@ -2,7 +2,6 @@ package routes
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -229,21 +228,14 @@ func (e *auditEntry) commit(ctx context.Context, a Auditor, status int, outcome 
 	ev.Status, ev.Outcome = status, outcome // the store stamps the time
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait)
 	defer cancel()
-	if len(others) == 0 {
-		return a.Record(ctx, ev)
-	}
-	// One record per further patient, sent together so that the store commits them in one group;
-	// the answer waits for every one.
-	errs := make([]error, len(others)+1)
-	var wg sync.WaitGroup
-	for i, o := range others {
+	// One record per further patient, committed with the request's in one transaction: all or none.
+	evs := []audit.Event{ev}
+	for _, o := range others {
 		other := ev
 		other.PatientNHS, other.PrescriptionIDs = o.nhs, o.ids
-		wg.Go(func() { errs[i+1] = a.Record(ctx, other) })
+		evs = append(evs, other)
 	}
-	errs[0] = a.Record(ctx, ev)
-	wg.Wait()
-	return errors.Join(errs...)
+	return a.Record(ctx, evs...)
 }
 
 // auditUnavailable is what a client gets when its audit record cannot be committed: no data.

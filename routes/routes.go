@@ -43,9 +43,10 @@ type Authenticator interface {
 	TokenEndpoint() string
 }
 
-// Auditor commits one audit record durably; an error means the answer must not be sent.
+// Auditor commits an answer's audit records durably, all or none; an error means the answer must not
+// be sent.
 type Auditor interface {
-	Record(ctx context.Context, e audit.Event) error
+	Record(ctx context.Context, evs ...audit.Event) error
 }
 
 // AuditTrail is what the AuditEvent search needs of the audit store.
