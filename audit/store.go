@@ -163,13 +163,9 @@ func (s *Store) Record(ctx context.Context, evs ...Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	now := s.now()
 	stored := make([]Event, len(evs))
 	for i, e := range evs {
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		stored[i] = e.storable()
+		stored[i] = e.storable() // a zero Time is stamped by the writer, as it seals the record
 	}
 	r := &request{evs: stored, done: make(chan error, 1), announced: s.claim(ctx)}
 	select {
@@ -334,10 +330,17 @@ func (s *Store) reload(h head, stale bool) (head, bool) {
 func (s *Store) commit(h head, batch []*request) (head, error) {
 	ctx, cancel := s.writeContext()
 	defer cancel()
+	// Records without a time are stamped now, by the one writer, as they are sealed: their times
+	// follow the chain's order, so a search that saw the trail up to some record's time will not
+	// find, later, a record stamped before that time but committed after it.
+	now := s.now()
 	var recs []Record
 	next := h
 	for _, r := range batch {
 		for _, ev := range r.evs {
+			if ev.Time.IsZero() {
+				ev.Time = now
+			}
 			next.seq++
 			rec := s.seal(Record{Event: ev, Chain: s.instance, Seq: next.seq, Kind: KindAccess}, next.mac)
 			next.mac = rec.MAC

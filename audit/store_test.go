@@ -277,6 +277,41 @@ func TestOneCallsRecordsAreCommittedTogether(t *testing.T) {
 	verifyOK(t, s)
 }
 
+// TestRecordsAreStampedInChainOrder: a record without a time is stamped as the writer commits it, so
+// its time never goes back along the chain, whatever order concurrent callers arrived in.
+func TestRecordsAreStampedInChainOrder(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Config{DSN: backends(t)[0].dsn(t), Keys: []Key{newKey(t, "k1")}})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range 16 {
+		wg.Go(func() {
+			for i := range 5 {
+				e := event(fmt.Sprintf("99922%05d", c*10+i), "alice", time.Time{})
+				if err := s.Record(ctx, e); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	recs, err := allRecords(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		if r.Time.Before(start) || r.Time.After(time.Now()) {
+			t.Errorf("seq %d stamped %s, outside the test's run", r.Seq, r.Time)
+		}
+		if i > 0 && r.Time.Before(recs[i-1].Time) {
+			t.Errorf("seq %d stamped %s, before seq %d's %s", r.Seq, r.Time, recs[i-1].Seq, recs[i-1].Time)
+		}
+	}
+	if len(recs) != 80 {
+		t.Errorf("%d records, want 80", len(recs))
+	}
+}
+
 // TestABatchIsStoredWholeInChainOrder: group commits of every size the multi-row INSERTs split
 // differently (SQLite's chunks of 16, 8, 4, 2 and 1 rows; PostgreSQL's full INSERT and a shorter one)
 // store every record in its own row, with its own values, in chain order.

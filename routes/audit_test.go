@@ -324,6 +324,16 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 	if again := a.get(t, link(second.JSON, "self"), "Authorization", audTok, "Prefer", "handling=strict"); again.Status != http.StatusOK {
 		t.Errorf("strict, page 2's own self link: status %d, want 200: %.300s", again.Status, again.Body)
 	}
+	// The bound comes from the trail alone: following page 1's self link again gives the same page,
+	// a 304 for its ETag, and a self link that does not grow.
+	selfLink := link(first.JSON, "self")
+	again := a.get(t, selfLink, "Authorization", audTok)
+	if link(again.JSON, "self") != selfLink || again.Header.Get("ETag") != first.Header.Get("ETag") {
+		t.Errorf("page 1 again: self %q (was %q), ETag %q (was %q)", link(again.JSON, "self"), selfLink, again.Header.Get("ETag"), first.Header.Get("ETag"))
+	}
+	if cond := a.get(t, selfLink, "Authorization", audTok, "If-None-Match", first.Header.Get("ETag")); cond.Status != http.StatusNotModified {
+		t.Errorf("page 1's self link with its ETag: status %d, want 304", cond.Status)
+	}
 	paged := append(ids(first.JSON, "match"), ids(second.JSON, "match")...)
 	if want := ids(all.JSON, "match"); len(paged) != len(want) || !slices.Equal(paged, want) {
 		t.Errorf("pages 1 and 2 give %v, one page of the same snapshot %v", paged, want)

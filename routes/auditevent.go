@@ -37,16 +37,6 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 		return
 	}
 	aq.Offset = offset
-	if c.Query("_page") == "" {
-		// A new search sees the trail as it was when it began, and so do the pages its links lead
-		// to, which carry this bound: records written meanwhile (this read's own among them) do not
-		// shift later pages or repeat an entry.
-		asOf := time.Now().UTC() // the trail's clock, which stamps its records, not the routes' Config.Now
-		if aq.Until.IsZero() || asOf.Before(aq.Until) {
-			aq.Until = asOf
-		}
-		self.Add("date", "lt"+asOf.Format(time.RFC3339Nano)) // applied, so in the self link too
-	}
 	auditEntryFrom(ctx).setSubject(aq.PatientNHS, nil)
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
@@ -54,6 +44,17 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 	if err != nil {
 		h.rd.fail(c, fmt.Errorf("%w: %w", errAuditRead, err))
 		return
+	}
+	if offset == 0 && len(recs) > 0 {
+		// The search saw the trail up to its newest match; so do the pages its links lead to, which
+		// carry that bound (applied, so in the self link too): records written meanwhile, this read's
+		// own among them, neither shift a later page nor repeat an entry. The store stamps records as
+		// it commits them, in order, so none can appear below the bound afterwards. The bound follows
+		// from the trail alone: the same search over an unchanged trail gives the same page (and
+		// ETag), and following its self link adds nothing.
+		if bound := recs[0].Time.Add(time.Nanosecond); aq.Until.IsZero() || bound.Before(aq.Until) {
+			self.Add("date", "lt"+bound.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	b := &bcrpb.Bundle{
 		Type:  &bcrpb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_SEARCHSET},
