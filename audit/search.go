@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strconv"
@@ -52,8 +53,20 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Record, int, error) {
 	}
 	cond := strings.Join(where, " AND ")
 
+	// The count and the page are read from one snapshot of the trail, so that a commit between them
+	// cannot make the page hold a record the total does not count (SQLite: a WAL read transaction;
+	// PostgreSQL: REPEATABLE READ).
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == postgresDB {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: search: %w", err)
+	}
+	defer tx.Rollback()
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_records WHERE `+cond, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_records WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("audit: search: %w", err)
 	}
 	count := q.Count
@@ -66,7 +79,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Record, int, error) {
 		return nil, total, nil
 	}
 	page := append(args, int64(count), int64(offset))
-	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM audit_records WHERE `+cond+
+	rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM audit_records WHERE `+cond+
 		` ORDER BY at_ns DESC, chain, seq DESC LIMIT $`+strconv.Itoa(len(args)+1)+
 		` OFFSET $`+strconv.Itoa(len(args)+2), page...)
 	if err != nil {

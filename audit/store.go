@@ -48,6 +48,11 @@ type Store struct {
 	// records it takes.
 	lastArrival time.Time
 	gap         time.Duration
+	// held is a request taken that did not fit in the batch being gathered: it starts the next one.
+	held *request
+	// lastStamp is the latest time the writer stamped a record with: stamps never go back, even
+	// when the wall clock is stepped back.
+	lastStamp time.Time
 }
 
 type request struct {
@@ -249,12 +254,23 @@ func (s *Store) gather(batch []*request) []*request {
 	for _, r := range batch {
 		n += len(r.evs)
 	}
+	// fits adds r to the batch unless that would take it past maxBatch; then r is held for the next.
+	fits := func(r *request) bool {
+		s.take(r)
+		if n+len(r.evs) > maxBatch {
+			s.held = r
+			return false
+		}
+		batch = append(batch, r)
+		n += len(r.evs)
+		return true
+	}
 	for n < maxBatch {
 		select {
 		case r := <-s.reqs:
-			s.take(r)
-			batch = append(batch, r)
-			n += len(r.evs)
+			if !fits(r) {
+				return batch
+			}
 			continue
 		default:
 		}
@@ -270,9 +286,9 @@ func (s *Store) gather(batch []*request) []*request {
 		}
 		select {
 		case r := <-s.reqs:
-			s.take(r)
-			batch = append(batch, r)
-			n += len(r.evs)
+			if !fits(r) {
+				return batch
+			}
 		case <-time.After(min(wait, gatherPoll)):
 		case <-s.quit: // closing: commit what is here
 			return batch
@@ -288,24 +304,37 @@ func (s *Store) write(h head) {
 	defer close(s.done)
 	stale := false
 	for {
-		select {
-		case <-s.quit:
-			return
-		case p := <-s.prunes:
-			h, stale = s.reload(h, stale)
-			var res pruneResult
-			h, res = s.prune(h, p.before)
-			stale = res.err != nil
-			p.done <- res
-		case r := <-s.reqs:
-			s.take(r)
-			batch := s.gather([]*request{r})
-			h, stale = s.reload(h, stale)
-			var err error
-			h, err = s.commit(h, batch)
-			stale = err != nil
-			for _, r := range batch {
-				r.done <- err
+		r := s.held
+		s.held = nil
+		if r == nil {
+			select {
+			case <-s.quit:
+				return
+			case p := <-s.prunes:
+				h, stale = s.reload(h, stale)
+				var res pruneResult
+				h, res = s.prune(h, p.before)
+				stale = res.err != nil
+				p.done <- res
+				continue
+			case r = <-s.reqs:
+				s.take(r)
+			}
+		}
+		batch := s.gather([]*request{r})
+		h, stale = s.reload(h, stale)
+		var err error
+		h, err = s.commit(h, batch)
+		stale = err != nil
+		for _, r := range batch {
+			r.done <- err
+		}
+		if s.held != nil {
+			select {
+			case <-s.quit: // closing: the held request was taken, so it is failed, not dropped
+				s.held.done <- ErrClosed
+				return
+			default:
 			}
 		}
 	}
@@ -334,6 +363,10 @@ func (s *Store) commit(h head, batch []*request) (head, error) {
 	// follow the chain's order, so a search that saw the trail up to some record's time will not
 	// find, later, a record stamped before that time but committed after it.
 	now := s.now()
+	if now.Before(s.lastStamp) {
+		now = s.lastStamp // the wall clock stepped back: stamps keep the chain's order
+	}
+	s.lastStamp = now
 	var recs []Record
 	next := h
 	for _, r := range batch {

@@ -277,6 +277,27 @@ func TestOneCallsRecordsAreCommittedTogether(t *testing.T) {
 	verifyOK(t, s)
 }
 
+// TestAGroupCommitStaysWithinMaxBatch: gathering stops before a call whose records would take the
+// batch past maxBatch, and holds that call to start the next one; a single call larger than
+// maxBatch is a batch alone.
+func TestAGroupCommitStaysWithinMaxBatch(t *testing.T) {
+	call := func(n int) *request { return &request{evs: make([]Event, n), done: make(chan error, 1)} }
+	s := &Store{reqs: make(chan *request, 4)}
+	first, second, third := call(1), call(300), call(300)
+	s.reqs <- second
+	s.reqs <- third
+	batch := s.gather([]*request{first})
+	if len(batch) != 2 || batch[1] != second || s.held != third {
+		t.Errorf("batch of %d calls, held %v; want the first two, and the third held", len(batch), s.held != nil)
+	}
+	s = &Store{reqs: make(chan *request, 4)}
+	big := call(maxBatch + 10)
+	s.reqs <- call(1)
+	if batch := s.gather([]*request{big}); len(batch) != 1 {
+		t.Errorf("a call past maxBatch was batched with %d others", len(batch)-1)
+	}
+}
+
 // TestRecordsAreStampedInChainOrder: a record without a time is stamped as the writer commits it, so
 // its time never goes back along the chain, whatever order concurrent callers arrived in.
 func TestRecordsAreStampedInChainOrder(t *testing.T) {
@@ -310,6 +331,20 @@ func TestRecordsAreStampedInChainOrder(t *testing.T) {
 	if len(recs) != 80 {
 		t.Errorf("%d records, want 80", len(recs))
 	}
+	t.Run("even when the wall clock steps back", func(t *testing.T) {
+		last := recs[len(recs)-1].Time
+		s.now = func() time.Time { return last.Add(-time.Hour) }
+		if err := s.Record(ctx, event("9992299999", "alice", time.Time{})); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := allRecords(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := recs[len(recs)-1].Time; got.Before(last) {
+			t.Errorf("stamped %s, before the previous record's %s", got, last)
+		}
+	})
 }
 
 // TestABatchIsStoredWholeInChainOrder: group commits of every size the multi-row INSERTs split
@@ -416,6 +451,50 @@ func TestTextsAreStoredAsBothDatabasesCan(t *testing.T) {
 				t.Errorf("%d records committed beside it, want %d", total, len(errs)-1)
 			}
 			verifyOK(t, s)
+		})
+	}
+}
+
+// TestACountAndItsPageComeFromOneSnapshot: while records are being written, a search's total is
+// always the number of matches up to its newest match, as the page's own bound will count them.
+func TestACountAndItsPageComeFromOneSnapshot(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t, Config{DSN: b.dsn(t), Keys: []Key{newKey(t, "k1")}})
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := s.Record(ctx, event("9990000001", "alice", time.Time{})); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+			for range 150 {
+				recs, total, err := s.Search(ctx, Query{PatientNHS: "9990000001", Count: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(recs) == 0 {
+					continue
+				}
+				_, bounded, err := s.Search(ctx, Query{PatientNHS: "9990000001", Until: recs[0].Time.Add(time.Nanosecond), Count: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bounded != total {
+					t.Errorf("total %d, but %d records up to the page's newest", total, bounded)
+				}
+			}
+			close(stop)
+			wg.Wait()
 		})
 	}
 }

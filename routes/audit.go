@@ -58,16 +58,21 @@ func withoutCredentials(uri string) string {
 	if !ok {
 		return uri
 	}
+	// Pairs are split at "&" and, since some clients still separate them so, at ";" too.
 	pairs := strings.Split(query, "&")
 	changed := false
 	for i, pair := range pairs {
-		rawKey, _, _ := strings.Cut(pair, "=")
-		key := strings.ToLower(decodeLeniently(rawKey))
-		for _, cred := range credentialParams {
-			if strings.Contains(key, cred) {
-				pairs[i], changed = rawKey+"=redacted", true
+		parts := strings.Split(pair, ";")
+		for j, part := range parts {
+			rawKey, _, _ := strings.Cut(part, "=")
+			key := strings.ToLower(decodeLeniently(rawKey))
+			for _, cred := range credentialParams {
+				if strings.Contains(key, cred) {
+					parts[j], changed = rawKey+"=redacted", true
+				}
 			}
 		}
+		pairs[i] = strings.Join(parts, ";")
 	}
 	if !changed {
 		return uri

@@ -130,8 +130,9 @@ func TestEveryAttemptAtPatientDataIsAudited(t *testing.T) {
 		a.get(t, search(nhs)+"&Access_Token="+a.Token, "Authorization", "")
 		a.get(t, search(nhs)+"&access_token%="+a.Token, "Authorization", "") // a name that does not decode
 		a.get(t, search(nhs)+"&access%5Ftoken="+a.Token, "Authorization", "")
+		a.get(t, search(nhs)+"&x=1;access_token="+a.Token, "Authorization", "") // ";" as a separator
 		recs := a.auditRecords(t)
-		for _, r := range recs[len(recs)-4:] {
+		for _, r := range recs[len(recs)-5:] {
 			if strings.Contains(r.Query, a.Token) || strings.Contains(r.Query, a.Token[:40]) || !strings.Contains(r.Query, "=redacted") {
 				t.Errorf("recorded query %.200q keeps the token", r.Query)
 			}
