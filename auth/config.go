@@ -26,6 +26,9 @@ var DefaultActivityCodes = []string{"B0570", "B0278"}
 // code (EPS_AUTH_AUDITOR_CODES) that their organisation gives its auditors.
 const SandboxAuditorCode = "EPS-AUDIT"
 
+// DefaultClockSkew is the tolerance on exp and nbf when EPS_AUTH_CLOCK_SKEW is unset.
+const DefaultClockSkew = 30 * time.Second
+
 // DefaultAlgorithms is the signature allow-list: asymmetric algorithms only,
 // so that neither "none" nor an HMAC keyed with a public key can pass.
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -68,7 +71,8 @@ type Config struct {
 	AssuranceClaim    string // EPS_AUTH_ASSURANCE_CLAIM, default authentication_assurance_level
 	AssuranceValue    string // EPS_AUTH_ASSURANCE_VALUE, default 3 (smartcard)
 
-	// ClockSkew is tolerated on exp and nbf. EPS_AUTH_CLOCK_SKEW, default 30s, at most 5m.
+	// ClockSkew is tolerated on exp and nbf. EPS_AUTH_CLOCK_SKEW, default (when the variable is
+	// unset) DefaultClockSkew, at most 5m; 0 tolerates none.
 	ClockSkew time.Duration
 	// Algorithms is the signature allow-list. EPS_AUTH_ALGORITHMS, default DefaultAlgorithms.
 	Algorithms []string
@@ -107,9 +111,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Algorithms == nil {
 		c.Algorithms = DefaultAlgorithms
-	}
-	if c.ClockSkew == 0 {
-		c.ClockSkew = 30 * time.Second
 	}
 	if c.JWKSMinRefresh == 0 {
 		c.JWKSMinRefresh = time.Minute
@@ -238,6 +239,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	boolean("EPS_AUTH_USERINFO", &c.UserInfo)
 	boolean("EPS_AUTH_REQUIRE_AT_JWT", &c.RequireAccessTokenType)
+	c.ClockSkew = DefaultClockSkew
 	duration("EPS_AUTH_CLOCK_SKEW", &c.ClockSkew)
 	duration("EPS_AUTH_JWKS_MIN_REFRESH", &c.JWKSMinRefresh)
 	if s := getenv("EPS_AUTH_USERINFO_CACHE_SIZE"); s != "" {

@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // RFC 6750 error codes, for Error.BearerCode.
@@ -16,20 +17,22 @@ const (
 // WWW-Authenticate header and an OperationOutcome. Its text never contains
 // the token or anything read from it but claim and scope names.
 type Error struct {
-	Status      int    // 400, 401 or 403
+	Status      int    // 400, 401, 403, or 503 when the issuer could not be asked
 	BearerCode  string // RFC 6750 error code; empty when no token was sent
-	IssueCode   string // OperationOutcome issue code: login, security or forbidden
+	IssueCode   string // OperationOutcome issue code: login, security, forbidden or transient
 	Description string
 	Scope       string // the scope that would have allowed the request, for insufficient_scope
+	// RetryAfter is when to try again, for a 503.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Description }
 
 // WWWAuthenticate returns the RFC 6750 challenge for a 401, a 400 or a 403
 // insufficient_scope, and "" for a 403 that a different token would not cure
-// (RBAC, patient context).
+// (RBAC, patient context) or a 503 (the token was not judged).
 func (e *Error) WWWAuthenticate() string {
-	if e.Status == http.StatusForbidden && e.BearerCode != InsufficientScope {
+	if e.Status >= http.StatusInternalServerError || (e.Status == http.StatusForbidden && e.BearerCode != InsufficientScope) {
 		return ""
 	}
 	var b strings.Builder
@@ -62,6 +65,11 @@ func quote(s string) string {
 
 func unauthorized(issue, description string) *Error {
 	return &Error{Status: http.StatusUnauthorized, BearerCode: InvalidToken, IssueCode: issue, Description: description}
+}
+
+// unavailable is a failure of the issuer, not of the token: 503, with no challenge.
+func unavailable(description string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, IssueCode: "transient", Description: description, RetryAfter: 5 * time.Second}
 }
 
 func forbidden(description string) *Error {

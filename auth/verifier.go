@@ -42,10 +42,17 @@ func NewVerifier(ctx context.Context, c Config, logger *slog.Logger) (*Verifier,
 	v := &Verifier{cfg: c, logger: logger, verified: newVerified()}
 	v.meta = discovery{Issuer: c.Issuer, JWKSURI: c.JWKSURL, AuthorizationEndpoint: c.AuthorizationEndpoint,
 		TokenEndpoint: c.TokenEndpoint, UserInfoEndpoint: c.UserInfoURL}
-	needDiscovery := (c.Keys == nil && c.JWKSURL == "") || (c.UserInfo && c.UserInfoURL == "")
+	// Discovery names what is not configured: the key set, the UserInfo endpoint, and the OAuth
+	// endpoints SMART apps need (SMART App Launch 2 requires both in smart-configuration). The
+	// in-process sandbox issuer (static keys) names its own.
+	needDiscovery := (c.Keys == nil && (c.JWKSURL == "" || c.AuthorizationEndpoint == "" || c.TokenEndpoint == "")) ||
+		(c.UserInfo && c.UserInfoURL == "")
 	if needDiscovery {
 		d, err := discover(ctx, c.HTTPClient, c.Issuer)
 		if err != nil {
+			if c.JWKSURL != "" {
+				return nil, fmt.Errorf("%w (EPS_AUTH_JWKS_URL is set: set EPS_AUTH_AUTHORIZATION_URL and EPS_AUTH_TOKEN_URL too, and discovery is not needed)", err)
+			}
 			return nil, err
 		}
 		v.meta.JWKSURI = cmpOr(v.meta.JWKSURI, d.JWKSURI)
@@ -90,6 +97,9 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (Iden
 	if id, ok := v.verified.get(raw, time.Now(), keys); ok && !stale {
 		return id, nil
 	}
+	// keys is the set this verification starts from: the token is remembered under it, and only
+	// while it is still the current set once the verification ends (a refresh meanwhile may have
+	// withdrawn the key that verified it).
 	tok, err := jwt.Parse([]byte(raw),
 		jwt.WithKeyProvider(jws.KeyProviderFunc(v.provideKey)),
 		jwt.WithContext(ctx),
@@ -113,9 +123,17 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (Iden
 		info, err := v.userInfo.get(ctx, raw, exp)
 		if err != nil {
 			v.logger.WarnContext(ctx, "UserInfo lookup failed", slog.String("error", err.Error()))
-			return Identity{}, unauthorized("security", "the issuer's UserInfo endpoint did not accept the token")
+			var se *statusError
+			if errors.As(err, &se) && (se.status == http.StatusUnauthorized || se.status == http.StatusForbidden) {
+				return Identity{}, unauthorized("security", "the issuer's UserInfo endpoint did not accept the token")
+			}
+			// The issuer is unreachable or failing: the token may be good, so the client must not
+			// be told to throw it away (RFC 6750 3.1) but to try again.
+			return Identity{}, unavailable("the issuer's UserInfo endpoint could not be reached: try again shortly")
 		}
-		if sub, ok := info["sub"].(string); ok && sub != str(claims, "sub") {
+		// OIDC Core 5.3.2: UserInfo's sub must be present and match the token's, or its claims must
+		// not be used.
+		if sub, ok := info["sub"].(string); !ok || sub != str(claims, "sub") {
 			return Identity{}, unauthorized("security", "UserInfo sub does not match the token's")
 		}
 		// Only the identity claims come from UserInfo: it must not widen
@@ -127,7 +145,7 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (Iden
 		}
 	}
 	id := v.identity(claims, exp)
-	if keys, _ := v.keys.current(); keys != nil {
+	if cur, _ := v.keys.current(); cur != nil && cur == keys {
 		v.verified.put(raw, id, time.Now(), keys)
 	}
 	return id, nil
@@ -152,12 +170,18 @@ func bearer(authorization string) (string, error) {
 var (
 	errAlgorithm = errors.New("the token's signature algorithm is not allowed")
 	errType      = errors.New("the token is not an access token (typ at+jwt)")
+	errCritical  = errors.New("the token's header has critical parameters (crit) this service does not understand")
 )
 
 // provideKey chooses the verification key from the token's header, refusing
 // algorithms off the allow-list before any key is touched.
 func (v *Verifier) provideKey(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
 	h := sig.ProtectedHeaders()
+	// RFC 7515 4.1.11: a recipient must refuse a JWS whose crit names an extension it does not
+	// understand, and this one understands none.
+	if crit, ok := h.Critical(); ok && len(crit) > 0 {
+		return errCritical
+	}
 	alg, ok := h.Algorithm()
 	if !ok || !slices.Contains(v.cfg.Algorithms, alg.String()) {
 		return errAlgorithm
@@ -201,6 +225,8 @@ func describe(err error) *Error {
 		return unauthorized("security", errAlgorithm.Error())
 	case errors.Is(err, errType):
 		return unauthorized("security", errType.Error())
+	case errors.Is(err, errCritical):
+		return unauthorized("security", errCritical.Error())
 	case errors.Is(err, errUnknownKey):
 		return unauthorized("security", errUnknownKey.Error())
 	}

@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -104,6 +105,9 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 			}
 			if h := ae.WWWAuthenticate(); h != "" {
 				c.Header("WWW-Authenticate", h)
+			}
+			if ae.RetryAfter > 0 {
+				c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(ae.RetryAfter.Seconds())))))
 			}
 			g.rd.outcome(c, ae.Status, fhir.Issue{Severity: "error", Code: ae.IssueCode, Diagnostics: ae.Description})
 			c.Abort()
