@@ -98,18 +98,7 @@ func (g *guard) authenticate(resourceType, interaction string) gin.HandlerFunc {
 		}
 		if err != nil {
 			auditEntryFrom(ctx).nameRequested(c, resourceType, interaction)
-			var ae *auth.Error
-			if !errors.As(err, &ae) {
-				ae = &auth.Error{Status: http.StatusUnauthorized, BearerCode: "invalid_token", IssueCode: "login",
-					Description: "The bearer token could not be verified."}
-			}
-			if h := ae.WWWAuthenticate(); h != "" {
-				c.Header("WWW-Authenticate", h)
-			}
-			if ae.RetryAfter > 0 {
-				c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(ae.RetryAfter.Seconds())))))
-			}
-			g.rd.outcome(c, ae.Status, fhir.Issue{Severity: "error", Code: ae.IssueCode, Diagnostics: ae.Description})
+			g.rd.refuse(c, err)
 			c.Abort()
 			return
 		}
@@ -141,4 +130,21 @@ func (rd *renderer) throttled(c *gin.Context, retryAfter int) {
 	c.Header("Retry-After", strconv.Itoa(retryAfter))
 	rd.outcome(c, http.StatusTooManyRequests, fhir.Issue{Severity: "error", Code: "throttled",
 		Diagnostics: "Too many requests from this client: wait for the time Retry-After gives, then try again."})
+}
+
+// refuse answers an authentication or authorisation failure: its status, its RFC 6750 challenge
+// and, for an issuer that could not be asked, Retry-After.
+func (rd *renderer) refuse(c *gin.Context, err error) {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		ae = &auth.Error{Status: http.StatusUnauthorized, BearerCode: "invalid_token", IssueCode: "login",
+			Description: "The bearer token could not be verified."}
+	}
+	if h := ae.WWWAuthenticate(); h != "" {
+		c.Header("WWW-Authenticate", h)
+	}
+	if ae.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(ae.RetryAfter.Seconds())))))
+	}
+	rd.outcome(c, ae.Status, fhir.Issue{Severity: "error", Code: ae.IssueCode, Diagnostics: ae.Description})
 }

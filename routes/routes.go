@@ -141,7 +141,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, tel: tel}
 	svc := &service{cfg: cfg, tracker: d.Tracker, orgs: d.Orgs, memo: d.Memo, enc: d.Encoder, logger: d.Logger, tel: tel}
 	h := &handlers{cfg: cfg, svc: svc, rd: rend, pager: newPager(cfg.PageKeys, cfg.PageTTL),
-		answers: d.Answers, trail: d.Trail}
+		answers: d.Answers, trail: d.Trail, auth: d.Auth}
 	guard := newGuard(cfg, d.Auth, rend)
 
 	r := gin.New()

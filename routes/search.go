@@ -30,6 +30,7 @@ type handlers struct {
 	pager   pager
 	answers Answers
 	trail   AuditTrail
+	auth    Authenticator // what the guard checked for the route; the handler checks what a search includes
 }
 
 // searchMedicationRequests answers GET MedicationRequest?...: a patient's prescriptions, or one
@@ -49,6 +50,10 @@ func (h *handlers) searchMedicationRequests(c *gin.Context) {
 		return
 	}
 	auditEntryFrom(ctx).setSubject(srch.NHSNumber, nil)
+	if err := h.authorizeIncludes(id, srch); err != nil {
+		h.rd.refuse(c, err)
+		return
+	}
 	who := h.asker(ctx, id)
 	key := h.searchKey(who, "MedicationRequest?", srch.SelfQuery().Encode(), "&_offset=", strconv.Itoa(offset), windowNote(srch))
 	if h.cached(c, key) {
@@ -63,6 +68,26 @@ func (h *handlers) searchMedicationRequests(c *gin.Context) {
 		return
 	}
 	h.answer(c, key, b, f)
+}
+
+// authorizeIncludes checks the types a search's _include and _revinclude add to its answer as the
+// guard checks the route's own: each as a read of that type, so that a token refused
+// MedicationDispense, Patient or Organization directly is not sent them beside its MedicationRequests.
+func (h *handlers) authorizeIncludes(id auth.Identity, srch *mapping.Search) error {
+	for _, inc := range []struct {
+		asked bool
+		typ   string
+	}{
+		{srch.IncludePatient, "Patient"}, {srch.IncludeRequester, "Organization"}, {srch.RevIncludeDispense, "MedicationDispense"},
+	} {
+		if !inc.asked {
+			continue
+		}
+		if err := h.auth.Authorize(id, inc.typ, auth.Read); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // windowNote tells apart, in a search's answer-cache key, searches that differ only in the note

@@ -317,3 +317,39 @@ func TestDetailedInteractionsNeedASmartcardAgainstARealSpine(t *testing.T) {
 		t.Errorf("password user: medication %v, want data-absent-reason only", m)
 	}
 }
+
+// A search's _include and _revinclude need a read scope for each type they add: a token scoped to
+// MedicationRequest alone, refused MedicationDispense, Patient and Organization reads, is refused a
+// search that would send them beside its MedicationRequests (it was sent them), and the refusal names
+// the missing scope and is audited; the same search with those scopes is answered with them.
+func TestIncludesNeedTheirOwnTypesScopes(t *testing.T) {
+	a := start(t, setup{})
+	only := "Bearer " + a.tokenFor(t, prescriber, "user/MedicationRequest.rs")
+	for _, path := range []string{"/MedicationDispense/d-48A894-C86002-00009E-1-1", "/Patient/" + sandbox.PatientAcuteAndRepeat} {
+		if got := a.get(t, path, "Authorization", only); got.Status != http.StatusForbidden {
+			t.Fatalf("precondition: %s with a MedicationRequest-only scope: %d, want 403", path, got.Status)
+		}
+	}
+	for _, tc := range []struct{ include, scope string }{
+		{"_revinclude=MedicationDispense:prescription", "user/MedicationDispense.rs"},
+		{"_include=MedicationRequest:patient", "user/Patient.rs"},
+		{"_include=MedicationRequest:requester", "user/Organization.rs"},
+	} {
+		got := a.get(t, search(sandbox.PatientAcuteAndRepeat, tc.include), "Authorization", only)
+		if got.Status != http.StatusForbidden || issue(t, got)["code"] != "forbidden" {
+			t.Errorf("%s with a MedicationRequest-only scope: %d %.300s, want 403 forbidden", tc.include, got.Status, got.Body)
+			continue
+		}
+		if h := got.Header.Get("WWW-Authenticate"); !strings.Contains(h, `error="insufficient_scope"`) || !strings.Contains(h, tc.scope) {
+			t.Errorf("%s: WWW-Authenticate %q, want insufficient_scope naming %s", tc.include, h, tc.scope)
+		}
+		if r := a.lastRecord(t); r.Status != http.StatusForbidden || r.PatientNHS != sandbox.PatientAcuteAndRepeat || len(r.PrescriptionIDs) != 0 {
+			t.Errorf("%s: audit record %+v, want the refusal naming the patient and no prescription", tc.include, r.Event)
+		}
+		with := "Bearer " + a.tokenFor(t, prescriber, "user/MedicationRequest.rs "+tc.scope)
+		ok := a.get(t, search(sandbox.PatientAcuteAndRepeat, tc.include), "Authorization", with)
+		if ok.Status != http.StatusOK || len(entries(ok.JSON, "include")) == 0 {
+			t.Errorf("%s with %s: %d, %d included, want 200 with them", tc.include, tc.scope, ok.Status, len(entries(ok.JSON, "include")))
+		}
+	}
+}
