@@ -87,7 +87,7 @@ type Search struct {
 	Version        string                     // "1", "2", "R1" or "R2"; patient search only
 
 	Count        int  // page size: DefaultCount when absent, at most MaxCount; 0 asks for the total only
-	SummaryCount bool // _summary=count
+	SummaryCount bool // _summary=count; see ShowsEntries
 	// Summary is _summary=true: a patient search answers in the summary form its one Spine search
 	// gives (tagged SUBSETTED), rather than the full form, which costs a retrieve per prescription.
 	// Never set in a group-identifier search, which answers in the full form whatever it asks.
@@ -101,6 +101,10 @@ type Search struct {
 	// SelfQuery.
 	Ignored []string
 }
+
+// ShowsEntries reports whether the answer shows any matches, rather than their total alone
+// (_summary=count, _count=0).
+func (s *Search) ShowsEntries() bool { return !s.SummaryCount && s.Count > 0 }
 
 // requestStatuses are FHIR R4's MedicationRequest status codes.
 var requestStatuses = []string{

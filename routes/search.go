@@ -123,13 +123,24 @@ func (h *handlers) searchQuery(c *gin.Context, user string, strict bool) (url.Va
 	// search.
 	if strict {
 		for _, name := range slices.Sorted(maps.Keys(q)) {
-			if name != "_page" && name != "_format" && name != "_pretty" && !slices.Equal(q[name], saved[name]) {
+			if name != "_page" && name != "_format" && name != "_pretty" && !blank(q[name]) && !slices.Equal(q[name], saved[name]) {
 				return nil, 0, &mapping.ParamError{Param: name,
 					Msg: "A paging link carries its search, so a parameter beside _page that differs from it would not be applied: repeat the search with it instead."}
 			}
 		}
 	}
 	return saved, offset, nil
+}
+
+// blank reports whether every value is empty, as in ?status=: FHIR ignores such a parameter
+// (mapping.ParseSearch does), beside _page as anywhere else.
+func blank(values []string) bool {
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // pageError tells a client why its paging link was refused.
@@ -211,7 +222,7 @@ func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found
 		return
 	}
 	etag := ETag(b)
-	if h.answers != nil && key != "" && !f.Incomplete {
+	if h.answers != nil && key != "" && !f.Incomplete && !f.NotFound {
 		h.answers.Put(key, cache.Answer{Body: b, ETag: etag, Fetched: f.Fetched,
 			PatientNHSNumber: f.Patient, PrescriptionIDs: f.PrescriptionIDs})
 	}

@@ -1,15 +1,18 @@
 package routes_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nhs-eps/eps-fhir-tracker/routes"
+	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker/sandbox"
 )
 
@@ -732,4 +735,89 @@ func jsonPath(b map[string]any, path ...string) string {
 	}
 	s, _ := v.(string)
 	return s
+}
+
+// A group-identifier search naming another patient is answered as for an unknown prescription, an
+// issue number included: Spine's "no such issue" says the prescription exists, and the answer said so
+// ("Spine has the prescription but not the issue asked for") for another patient's prescription.
+func TestAnotherPatientsPrescriptionWithAnIssueIsAnsweredAsUnknown(t *testing.T) {
+	a := start(t, setup{})
+	// 3AF2CB-C86002-0000BX is 9691003120's, not 9691003139's; 7D9625-Z72BF2-11E3AC is no one's.
+	other := a.get(t, "/MedicationRequest?group-identifier=3AF2CB-C86002-0000BX&issue=9&patient="+sandbox.PatientRepeatPrescribing)
+	unknown := a.get(t, "/MedicationRequest?group-identifier=7D9625-Z72BF2-11E3AC&issue=9&patient="+sandbox.PatientRepeatPrescribing)
+	if other.Status != http.StatusOK || unknown.Status != http.StatusOK || total(other.JSON) != 0 {
+		t.Fatalf("status %d / %d, total %d", other.Status, unknown.Status, total(other.JSON))
+	}
+	if got, want := outcomeTexts(other.JSON), outcomeTexts(unknown.JSON); !slices.Equal(got, want) {
+		t.Errorf("another patient's prescription: %q, an unknown one: %q; want the same", got, want)
+	}
+	// Without a patient filter the prescription's existence is the searcher's to know.
+	own := a.get(t, "/MedicationRequest?group-identifier=3AF2CB-C86002-0000BX&issue=9")
+	if got := outcomeTexts(own.JSON); !anyContains(got, "not the issue asked for") {
+		t.Errorf("no patient filter: %q, want the issue named as missing", got)
+	}
+}
+
+// count111 counts the 111 calls a request makes.
+type count111 struct {
+	routes.Tracker
+	summaries, details atomic.Int32
+}
+
+func (c *count111) ItemSummary(ctx context.Context, who tracker.Caller, q tracker.SearchQuery) (*tracker.ItemSummaryResult, error) {
+	c.summaries.Add(1)
+	return c.Tracker.ItemSummary(ctx, who, q)
+}
+
+func (c *count111) ItemDetails(ctx context.Context, who tracker.Caller, q tracker.DetailQuery) (*tracker.PrescriptionDetail, error) {
+	c.details.Add(1)
+	return c.Tracker.ItemDetails(ctx, who, q)
+}
+
+// An answer that shows no entry (_summary=count, _count=0) names no medication, so it makes none of
+// Spine's 111 calls (it made them, a load on a shared national service for nothing), and the same
+// searches with entries still do.
+func TestATotalOnlyAnswerMakesNo111Calls(t *testing.T) {
+	ct := &count111{}
+	a := start(t, setup{detailed: true, tracker: ct})
+	ct.Tracker = a.Client
+	for _, tc := range []struct {
+		query   string
+		want111 bool
+	}{
+		{search(sandbox.PatientAcuteAndRepeat, "_summary=true", "_count=0"), false},
+		{search(sandbox.PatientAcuteAndRepeat, "_summary=count"), false},
+		{"/MedicationRequest?group-identifier=3AF2CB-C86002-0000BX&_summary=count", false},
+		{"/MedicationRequest?group-identifier=3AF2CB-C86002-0000BX&_count=0", false},
+		{search(sandbox.PatientAcuteAndRepeat, "_summary=true", "_count=1"), true},
+		{"/MedicationRequest?group-identifier=3AF2CB-C86002-0000BX", true},
+	} {
+		ct.summaries.Store(0)
+		ct.details.Store(0)
+		r := a.get(t, tc.query)
+		if r.Status != http.StatusOK || total(r.JSON) == 0 {
+			t.Fatalf("%s: %d, total %d", tc.query, r.Status, total(r.JSON))
+		}
+		if calls := ct.summaries.Load() + ct.details.Load(); (calls > 0) != tc.want111 {
+			t.Errorf("%s: %d 111 calls, want them: %v", tc.query, calls, tc.want111)
+		}
+	}
+}
+
+// Under Prefer: handling=strict an empty parameter beside _page is ignored, as it is in a new search
+// (FHIR ignores empty parameters); it was a 400.
+func TestAnEmptyParameterBesidePageIsIgnoredUnderStrictHandling(t *testing.T) {
+	a := start(t, setup{})
+	first := a.get(t, search(sandbox.PatientManyItems, "_count=5", "_summary=true"))
+	u, err := url.Parse(link(first.JSON, "next"))
+	if err != nil || u.Query().Get("_page") == "" {
+		t.Fatalf("next link %q", link(first.JSON, "next"))
+	}
+	tok := url.QueryEscape(u.Query().Get("_page"))
+	if got := a.get(t, "/MedicationRequest?_page="+tok+"&status=", "Prefer", "handling=strict"); got.Status != http.StatusOK {
+		t.Errorf("strict _page with an empty status=: %d %.300s, want 200", got.Status, got.Body)
+	}
+	if got := a.get(t, "/MedicationRequest?_page="+tok+"&status=active", "Prefer", "handling=strict"); got.Status != http.StatusBadRequest {
+		t.Errorf("strict _page with status=active: %d, want 400", got.Status)
+	}
 }

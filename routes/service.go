@@ -2,6 +2,7 @@ package routes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -46,6 +47,10 @@ type found struct {
 	// medication absent because of an error): it is sent, but not kept in the answer cache, so that
 	// asking again once Spine has recovered asks Spine again.
 	Incomplete bool
+	// NotFound says the answer rests on a not-found from Spine, which the tracker cache keeps for
+	// NotFoundTTL only (a prescription issued a moment later must show soon): the answer is sent, but
+	// not kept in the answer cache for the whole TTL.
+	NotFound bool
 	// Entries are the searchset entries the memo holds marshalled for it.
 	Entries memoEntries
 }
@@ -107,14 +112,21 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		notes     []*oopb.OperationOutcome
 		explained bool // a note already says why nothing matched
 	)
+	// Spine's 111 calls name the medication, and an answer that shows no entry has none to name.
+	if !srch.ShowsEntries() {
+		who.Detailed = false
+	}
 	if srch.PrescriptionID != "" {
 		src, err := s.full(ctx, who, srch.RetrieveQuery(), searched{}, &f)
 		switch {
-		case err == nil && !srch.MatchesPatient(src.Prescription.PatientNHSNumber):
-			// Said as for an unknown prescription: whose prescription it is stays unsaid.
+		case err == nil && !srch.MatchesPatient(src.Prescription.PatientNHSNumber),
+			errors.Is(err, tracker.ErrIssueNotFound) && srch.NHSNumber != "":
+			// Said as for an unknown prescription: whose prescription it is stays unsaid. Spine's
+			// "no such issue" says the prescription exists, and it may be another patient's.
 			notes, explained = append(notes, information(notFoundText(tracker.ErrNotFound))), true
+			f.NotFound = err != nil
 		case isNotFound(err):
-			notes, explained = append(notes, information(notFoundText(err))), true
+			notes, explained, f.NotFound = append(notes, information(notFoundText(err))), true, true
 		case err != nil:
 			return nil, f, err
 		default:
@@ -129,7 +141,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		res, err := s.tracker.Search(ctx, who.Caller, q)
 		switch {
 		case isNotFound(err):
-			notes, explained = append(notes, information(notFoundText(err))), true
+			notes, explained, f.NotFound = append(notes, information(notFoundText(err))), true, true
 		case err != nil:
 			return nil, f, err
 		default:
@@ -138,7 +150,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 				srcs = append(srcs, mapping.Source{Prescription: &res.Prescriptions[i]})
 			}
 			if srch.Summary && who.Detailed && len(srcs) > 0 {
-				if note := s.itemSummary(ctx, who, q, srcs); note != nil {
+				if note := s.itemSummary(ctx, who, q, srcs, &f); note != nil {
 					notes, f.Incomplete = append(notes, note), true
 				}
 			}
@@ -177,7 +189,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 	}
 
 	var page []mapping.Match
-	if !srch.SummaryCount && srch.Count > 0 {
+	if srch.ShowsEntries() {
 		if offset >= total && offset > 0 {
 			notes = append(notes, information("This page starts after the last match: the result has changed since the first page. Repeat the search."))
 		} else {
@@ -226,7 +238,7 @@ func (s *service) search(ctx context.Context, who asker, req searchPage) (*bcrpb
 		// Still readable, and still naming exactly this page.
 		p.Self += "&_page=" + req.Token(self, offset)
 	}
-	if !srch.SummaryCount && srch.Count > 0 {
+	if srch.ShowsEntries() {
 		if offset+srch.Count < total {
 			p.Next = pageURL(offset + srch.Count)
 		}
@@ -249,9 +261,10 @@ func day(t time.Time) string { return t.Format("2006-01-02") }
 // itemSummary gives the summary form what the 111 item summary knows, in one call for the whole
 // search: medication names (where a name can be joined to its line) and the issues authorised. A
 // failure leaves the medication absent, with a warning: the search itself stands.
-func (s *service) itemSummary(ctx context.Context, who asker, q tracker.SearchQuery, srcs []mapping.Source) *oopb.OperationOutcome {
+func (s *service) itemSummary(ctx context.Context, who asker, q tracker.SearchQuery, srcs []mapping.Source, f *found) *oopb.OperationOutcome {
 	res, err := s.tracker.ItemSummary(ctx, who.Caller, q)
 	if isNotFound(err) {
+		f.NotFound = true // names the search found will show once the item summary finds them
 		return nil
 	}
 	if err != nil {
@@ -260,6 +273,7 @@ func (s *service) itemSummary(ctx context.Context, who asker, q tracker.SearchQu
 			"request_id", ids.RequestID, "eps_trace_id", ids.EpsTraceID)
 		return warning("Spine's item summary could not be read, so medication names are absent.")
 	}
+	f.seen(res.Fetched)
 	byID := make(map[string]*tracker.ItemSummary, len(res.Prescriptions))
 	for i := range res.Prescriptions {
 		byID[strings.ToUpper(res.Prescriptions[i].ID)] = &res.Prescriptions[i]

@@ -246,6 +246,7 @@ func (c *Client) ItemSummary(ctx context.Context, who Caller, q SearchQuery) (_ 
 			return nil, wrongPatient(interactionItemSummary)
 		}
 	}
+	res.Fetched = time.Now()
 	return res, nil
 }
 

@@ -172,6 +172,7 @@ type MedicationName struct {
 // ItemSummaryResult is what a 111 item summary found, in prescription-ID order.
 type ItemSummaryResult struct {
 	Prescriptions []ItemSummary
+	Fetched       time.Time // when Spine answered: a cached result is this old
 }
 
 // DetailQuery asks the 111 item details for one prescription. IssueNumber is required by Spine for
