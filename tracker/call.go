@@ -3,12 +3,16 @@ package tracker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -82,16 +86,26 @@ func (c *Client) attempt(ctx context.Context, interaction, target string, header
 	// The attempts of a call share its headers: a RoundTripper must not change a request, and none
 	// here does (otelhttp would clone it before adding a header, and propagates none to Spine).
 	req.Header = headers
+	sent := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, false, contextError(ctx, interaction)
+			e := contextError(ctx, interaction)
+			// A caller giving up on a request Spine has left unanswered this long is a sign of Spine
+			// not answering, whatever the caller's patience: it counts, as a timeout does.
+			e.spineDown = e.Kind == ErrCanceled && time.Since(sent) >= c.cfg.UnansweredAfter
+			return nil, 0, false, e
 		}
 		// A *url.Error names the URL, and the URL holds the NHS number: keep only the cause, so that
 		// the error can be logged.
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
+		}
+		if tlsRefused(err) {
+			// A certificate one side does not trust is a configuration fault, not an outage: the
+			// same handshake fails again, so it is neither retried nor counted against Spine.
+			return nil, 0, false, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "TLS handshake refused", Err: err}
 		}
 		return nil, 0, true, &Error{Kind: ErrUpstream, Interaction: interaction, Reason: "connection failed", Err: err, spineDown: true}
 	}
@@ -208,4 +222,23 @@ func (c *Client) readBody(r io.Reader, limit int64) ([]byte, error) {
 		c.replies.Put(buf)
 	}
 	return body, err
+}
+
+// tlsRefused reports whether err is a certificate one side of the handshake refused: Spine's, which
+// the configured CA does not verify (or which names another host), or the adapter's, which Spine
+// refuses with a certificate alert. crypto/tls reports an alert it receives as a net.OpError whose
+// Op is "remote error" and whose text is the alert's ("tls: unknown certificate authority", "tls:
+// certificate required", ...); other alerts (an internal error, say) may be an outage and are not
+// matched.
+func tlsRefused(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		op       *net.OpError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || (errors.As(err, &op) && op.Op == "remote error" &&
+		(strings.Contains(op.Err.Error(), "certificate") || strings.Contains(op.Err.Error(), "access denied")))
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// BreakerOpenFor is how long an open breaker refuses calls before one trial call
 	// (SPINE_BREAKER_OPEN_FOR, default 10s).
 	BreakerOpenFor time.Duration
+	// UnansweredAfter is how long a request sent to Spine may go without an answer before its
+	// caller giving up counts against Spine, as a timeout does (default 2s): clients whose own
+	// timeouts are shorter than Timeout must not keep a hung Spine from opening the breaker.
+	UnansweredAfter time.Duration
 
 	Logger         *slog.Logger         // breaker state changes; nil = discard
 	TracerProvider trace.TracerProvider // nil = no spans
@@ -56,6 +60,7 @@ const (
 	DefaultMaxConcurrency   = 64
 	DefaultBreakerFailures  = 5
 	DefaultBreakerOpenFor   = 10 * time.Second
+	DefaultUnansweredAfter  = 2 * time.Second
 )
 
 // maxBackoff caps one wait between attempts, whatever the attempt number.
@@ -94,6 +99,9 @@ func (c Config) Validate() error {
 	if c.BreakerOpenFor < 0 {
 		errs = append(errs, fmt.Errorf("breaker open time %v must not be negative", c.BreakerOpenFor))
 	}
+	if c.UnansweredAfter < 0 {
+		errs = append(errs, fmt.Errorf("unanswered-after %v must not be negative", c.UnansweredAfter))
+	}
 	return errors.Join(errs...)
 }
 
@@ -124,6 +132,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BreakerOpenFor == 0 {
 		c.BreakerOpenFor = DefaultBreakerOpenFor
+	}
+	if c.UnansweredAfter == 0 {
+		c.UnansweredAfter = DefaultUnansweredAfter
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -115,9 +115,10 @@ func newBreaker(failures int, openFor time.Duration, logger *slog.Logger, change
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(failures) },
 		// Spine's own answers, statusCode errors and HTTP errors included, prove it is up.
 		IsSuccessful: func(err error) bool { return !spineDown(err) },
-		// Calls that never reached Spine, or that the caller abandoned, say nothing about it.
+		// Calls that never reached Spine, or that the caller abandoned before Spine was slow to
+		// answer (Config.UnansweredAfter), say nothing about it.
 		IsExcluded: func(err error) bool {
-			return errors.Is(err, ErrOverloaded) || errors.Is(err, ErrCanceled)
+			return errors.Is(err, ErrOverloaded) || (errors.Is(err, ErrCanceled) && !spineDown(err))
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			if to == gobreaker.StateOpen {

@@ -297,3 +297,84 @@ func TestBreakerOpensAndClosesAgainstTheSandbox(t *testing.T) {
 		}
 	})
 }
+
+// A certificate one side of the handshake refuses is a configuration fault, not Spine being down:
+// Spine's certificate not chaining to SPINE_CA_CERT (a CA rotation the files have not caught up
+// with), or the adapter's client certificate refused by Spine. Each call fails as a 502-class upstream
+// error, not retried, and the breaker stays closed however many calls fail (it opened after two calls,
+// and every client was told Spine was not answering).
+func TestARefusedCertificateIsNeitherRetriedNorAnOutage(t *testing.T) {
+	spine := startCountingSpine(t)
+	other, err := sandbox.GenerateCerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		certs *sandbox.Certs
+	}{
+		{"Spine's certificate is not from the configured CA",
+			&sandbox.Certs{ClientCertPEM: spine.Certs.ClientCertPEM, ClientKeyPEM: spine.Certs.ClientKeyPEM, CAPEM: other.CAPEM}},
+		{"Spine refuses the adapter's client certificate",
+			&sandbox.Certs{ClientCertPEM: other.ClientCertPEM, ClientKeyPEM: other.ClientKeyPEM, CAPEM: spine.Certs.CAPEM}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, spine.URL, tc.certs, func(c *tracker.Config) {
+				c.BreakerFailures, c.BreakerOpenFor = 2, time.Minute
+			})
+			before := spine.requests.Load()
+			for i := range 5 {
+				_, err := c.Search(context.Background(), tracker.Caller{}, tracker.SearchQuery{NHSNumber: sandbox.PatientAcuteAndRepeat})
+				var e *tracker.Error
+				if !errors.As(err, &e) || !errors.Is(err, tracker.ErrUpstream) || errors.Is(err, tracker.ErrCircuitOpen) || e.RetryAfter != 0 {
+					t.Fatalf("call %d: %v, want an upstream error with the breaker closed", i+1, err)
+				}
+				if e.Reason != "TLS handshake refused" {
+					t.Errorf("call %d: reason %q, want TLS handshake refused", i+1, e.Reason)
+				}
+			}
+			if got := spine.requests.Load() - before; got != 0 {
+				t.Errorf("%d requests reached Spine's handler through a refused handshake", got)
+			}
+		})
+	}
+}
+
+// A hung Spine opens the breaker even when every caller gives up before SPINE_TIMEOUT (an EHR's own
+// timeout, a proxy's): a request left unanswered for UnansweredAfter and then abandoned counts as a
+// timeout does. Before, an abandoned call was never counted, so a hung Spine kept taking every
+// request until each client gave up. A caller who leaves sooner still says nothing about Spine.
+func TestAHungSpineOpensTheBreakerWhenCallersGiveUpFirst(t *testing.T) {
+	spine := startCountingSpine(t)
+	c := newClient(t, spine.URL, spine.Certs, func(c *tracker.Config) {
+		c.MaxRetries, c.Timeout = -1, 5*time.Second
+		c.BreakerFailures, c.BreakerOpenFor = 3, time.Minute
+		c.UnansweredAfter = 150 * time.Millisecond
+	})
+	spine.Sandbox.SetFault(fault(t, "hang"))
+	q := tracker.SearchQuery{NHSNumber: sandbox.PatientAcuteAndRepeat}
+	call := func(patience time.Duration) error { // a client that hangs up: a cancellation, not a deadline
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(patience, cancel)
+		_, err := c.Search(ctx, tracker.Caller{}, q)
+		return err
+	}
+	for i := range 5 { // impatient callers: not a sign of anything
+		if err := call(30 * time.Millisecond); errors.Is(err, tracker.ErrCircuitOpen) {
+			t.Fatalf("call %d, abandoned after 30 ms: the breaker opened", i+1)
+		}
+	}
+	for i := range 3 {
+		if err := call(300 * time.Millisecond); errors.Is(err, tracker.ErrCircuitOpen) {
+			t.Fatalf("call %d, abandoned after 300 ms: the breaker opened too early", i+1)
+		}
+	}
+	before := spine.requests.Load()
+	if err := call(300 * time.Millisecond); !errors.Is(err, tracker.ErrCircuitOpen) {
+		t.Fatalf("after three calls left unanswered for 300 ms: %v, want the breaker open", err)
+	}
+	if got := spine.requests.Load() - before; got != 0 {
+		t.Errorf("the open breaker let %d requests through to Spine", got)
+	}
+}
