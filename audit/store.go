@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // maxBatch bounds the records of one group commit, so one slow commit cannot grow without limit. A
@@ -53,6 +55,12 @@ type Store struct {
 	// lastStamp is the latest time the writer stamped a record with: stamps never go back, even
 	// when the wall clock is stepped back.
 	lastStamp time.Time
+
+	// readyUntil is when Ready's last successful probe stops vouching for the store (unix
+	// nanoseconds; 0 after a failed commit), and probes shares one probe among concurrent callers.
+	readyUntil atomic.Int64
+	probes     singleflight.Group
+	readyFor   time.Duration // readyFor, or a test's
 }
 
 type request struct {
@@ -131,7 +139,7 @@ func openStore(ctx context.Context, c Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{db: db, dialect: d, keys: newKeyring(c.Keys), log: c.logger(), now: time.Now}, nil
+	return &Store{db: db, dialect: d, keys: newKeyring(c.Keys), log: c.logger(), now: time.Now, readyFor: readyFor}, nil
 }
 
 // Instance is the name of the chain this store appends to.
@@ -326,6 +334,9 @@ func (s *Store) write(h head) {
 		var err error
 		h, err = s.commit(h, batch)
 		stale = err != nil
+		if err != nil {
+			s.readyUntil.Store(0) // readiness is probed afresh
+		}
 		for _, r := range batch {
 			r.done <- err
 		}
@@ -448,10 +459,39 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// readyFor is how long a successful probe vouches for the store (Store.readyFor). /readyz is unauthenticated, so its
+// probes must not become a load on the writer every answer's record waits for: however often it is
+// asked, the store is probed at most once in this time while it is well, and concurrent probes share
+// one. A failure is never reused: the next probe tries again.
+const readyFor = time.Second
+
 // Ready reports whether the store can take a write now, for /readyz: it inserts a probe record into
 // the audit table inside a transaction and rolls it back, so it proves the write path (lock,
-// permissions, table, connection) without leaving anything behind.
+// permissions, table, connection) without leaving anything behind. See readyFor.
 func (s *Store) Ready(ctx context.Context) error {
+	if time.Now().UnixNano() < s.readyUntil.Load() {
+		return nil
+	}
+	ch := s.probes.DoChan("probe", func() (any, error) {
+		// The probe is shared: one caller leaving must not fail it for the others.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		err := s.probe(pctx)
+		if err == nil {
+			s.readyUntil.Store(time.Now().Add(s.readyFor).UnixNano())
+		}
+		return nil, err
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return fmt.Errorf("audit: readiness: %w", ctx.Err())
+	}
+}
+
+// probe is one readiness probe: an INSERT rolled back.
+func (s *Store) probe(ctx context.Context) error {
 	probe := Record{Event: Event{Time: s.now()}, Chain: "ready-probe:" + s.instance, Seq: -1, Kind: "probe"}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := insert(ctx, tx, s.dialect, s.ins, []Record{probe}); err != nil {

@@ -498,3 +498,33 @@ func TestACountAndItsPageComeFromOneSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// /readyz is unauthenticated, so a successful probe vouches for the store for a while (a second)
+// rather than every probe taking the writer's lock: one within that time is not probed again, even
+// with the lock now held elsewhere. A failed commit ends the vouching at once, and a failed probe is
+// never reused.
+func TestReadyReusesAGoodProbeUntilACommitFails(t *testing.T) {
+	ctx := context.Background()
+	dsn := backends(t)[0].dsn(t)
+	s := open(t, Config{DSN: dsn, Keys: []Key{newKey(t, "k1")}, busyTimeout: 100 * time.Millisecond})
+	s.readyFor = time.Hour // no test depends on how fast the machine is
+	if err := s.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	release := holdWriteLock(t, dsn, "sqlite")
+	if err := s.Ready(ctx); err != nil {
+		t.Errorf("a probe soon after a good one probed the locked store again: %v", err)
+	}
+	if err := s.Record(ctx, event("9990000001", "alice", time.Now())); err == nil {
+		t.Fatal("Record succeeded on a locked store")
+	}
+	for range 2 {
+		if err := s.Ready(ctx); err == nil {
+			t.Error("Ready after a failed commit vouched for the store")
+		}
+	}
+	release()
+	if err := s.Ready(ctx); err != nil {
+		t.Errorf("Ready once the lock is gone: %v", err)
+	}
+}
