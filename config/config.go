@@ -136,7 +136,7 @@ var settings = []setting{
 	{"SPINE_TIMEOUT", "spine-timeout", "deadline of one Spine call, retries included", "10s"},
 	{"SPINE_MAX_CONCURRENCY", "spine-max-concurrency", "concurrent Spine calls per instance (fleet load is instances x this)", "64"},
 	{"SPINE_MAX_WAITING", "spine-max-waiting", "calls that may wait for a Spine slot; more are a fast 503", "16 x SPINE_MAX_CONCURRENCY"},
-	{"SPINE_BREAKER_FAILURES", "spine-breaker-failures", "consecutive connection failures or timeouts that open the circuit breaker (0 or less: no breaker)", "5"},
+	{"SPINE_BREAKER_FAILURES", "spine-breaker-failures", "consecutive connection failures or timeouts that open the circuit breaker (0 or -1: no breaker)", "5"},
 	{"SPINE_BREAKER_OPEN_FOR", "spine-breaker-open-for", "how long an open breaker answers 503 before a trial call", "10s"},
 	{"EPS_FHIR_ADDR", "addr", "listen address", "127.0.0.1:8080"},
 	{"EPS_FHIR_BASE_URL", "base-url", "public FHIR base URL used in links", "derived from the address"},
@@ -469,8 +469,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if !c.Sandbox() {
-		if u, err := url.Parse(c.SpineBaseURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			problems = append(problems, fmt.Errorf("SPINE_BASE_URL=%q: want an absolute https URL", c.SpineBaseURL))
+		if u, err := url.Parse(c.SpineBaseURL); err != nil || u.Scheme != "https" || u.Host == "" ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+			problems = append(problems, fmt.Errorf("SPINE_BASE_URL=%q: want an absolute https URL without query, fragment or user", c.SpineBaseURL))
 		}
 		// Authentication cannot be switched off against a real Spine.
 		if c.AuthIssuer == "" { // the verifier checks every token's iss against it, JWKS URL or not

@@ -226,3 +226,29 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+// SPINE_BREAKER_FAILURES' help says what it takes (0 or -1: no breaker; it said "0 or less", and -2
+// was refused), and a SPINE_BASE_URL that the Spine client would refuse (a query, a fragment, user
+// information) is refused here, with every other problem, rather than alone at start-up.
+func TestSpineSettingsAreCheckedWhereTheyAreRead(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, v := range []string{"0", "-1"} {
+		if _, err := Load(nil, env(map[string]string{"SPINE_BREAKER_FAILURES": v}), io.Discard); err != nil {
+			t.Errorf("SPINE_BREAKER_FAILURES=%s: %v", v, err)
+		}
+	}
+	var help strings.Builder
+	Usage(&help)
+	if !strings.Contains(help.String(), "0 or -1: no breaker") {
+		t.Error("--help does not say which values switch the breaker off")
+	}
+	for _, base := range []string{"https://spine.example/?x=1", "https://spine.example/#f", "https://u:p@spine.example/"} {
+		_, err := Load(nil, env(map[string]string{
+			"SPINE_BASE_URL": base, "SPINE_CLIENT_CERT": "c", "SPINE_CLIENT_KEY": "k", "SPINE_CA_CERT": "ca",
+			"SPINE_ASID": "123456789012", "EPS_AUTH_ISSUER": "https://idp.example", "EPS_AUTH_AUDIENCE": "x", "EPS_AUDIT_KEY": "k1:AAAA",
+		}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "SPINE_BASE_URL") {
+			t.Errorf("SPINE_BASE_URL=%s: %v, want it refused", base, err)
+		}
+	}
+}
