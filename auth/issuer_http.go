@@ -99,17 +99,23 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 // authorizeParams are the authorization request's parameters, checked once
 // for the page and again for the form post.
 type authorizeParams struct {
-	ClientID, RedirectURI, State, Scope, Challenge string
+	ClientID, RedirectURI, State, Scope, Challenge, Audience string
 }
 
-func readAuthorize(form url.Values) (authorizeParams, string) {
+// readAuthorize checks an authorization request. SMART App Launch 2 requires aud, the FHIR server the
+// app means to call: a token is issued only for this adapter's own, so that an app pointed at a
+// counterfeit server cannot be led to ask for a token this adapter would accept.
+func (i *Issuer) readAuthorize(form url.Values) (authorizeParams, string) {
 	p := authorizeParams{ClientID: form.Get("client_id"), RedirectURI: form.Get("redirect_uri"),
-		State: form.Get("state"), Scope: form.Get("scope"), Challenge: form.Get("code_challenge")}
+		State: form.Get("state"), Scope: form.Get("scope"), Challenge: form.Get("code_challenge"),
+		Audience: form.Get("aud")}
 	switch u, err := url.Parse(p.RedirectURI); {
 	case form.Get("response_type") != "code":
 		return p, "response_type must be code"
 	case p.ClientID == "":
 		return p, "client_id is required"
+	case strings.TrimSuffix(p.Audience, "/") != strings.TrimSuffix(i.audience, "/"):
+		return p, "aud must be this FHIR server's base URL, " + i.audience
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "":
 		return p, "redirect_uri must be an absolute http(s) URI without a fragment"
 	case p.Challenge == "" || form.Get("code_challenge_method") != "S256":
@@ -131,6 +137,7 @@ var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
 <input type="hidden" name="scope" value="{{.P.Scope}}">
 <input type="hidden" name="code_challenge" value="{{.P.Challenge}}">
 <input type="hidden" name="code_challenge_method" value="S256">
+<input type="hidden" name="aud" value="{{.P.Audience}}">
 <label>User ID <input name="username" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button>
@@ -150,7 +157,7 @@ func (i *Issuer) renderLogin(w http.ResponseWriter, status int, p authorizeParam
 }
 
 func (i *Issuer) loginPage(w http.ResponseWriter, r *http.Request) {
-	p, problem := readAuthorize(r.URL.Query())
+	p, problem := i.readAuthorize(r.URL.Query())
 	if problem != "" {
 		http.Error(w, problem, http.StatusBadRequest)
 		return
@@ -163,7 +170,7 @@ func (i *Issuer) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	p, problem := readAuthorize(r.PostForm)
+	p, problem := i.readAuthorize(r.PostForm)
 	if problem != "" {
 		http.Error(w, problem, http.StatusBadRequest)
 		return

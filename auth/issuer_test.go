@@ -169,7 +169,7 @@ func TestLoginFlowEndsInATokenTheVerifierAccepts(t *testing.T) {
 func TestLoginRefusesAWrongPassword(t *testing.T) {
 	iss, _ := sandbox(t)
 	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirectURI},
-		"code_challenge": {challenge("v")}, "code_challenge_method": {"S256"},
+		"code_challenge": {challenge("v")}, "code_challenge_method": {"S256"}, "aud": {testAudience},
 		"username": {"555555555555"}, "password": {"wrong"}}
 	resp, err := browser.PostForm(iss.URL()+"/authorize", q)
 	if err != nil {
@@ -274,5 +274,49 @@ func TestMint(t *testing.T) {
 				t.Errorf("Smartcard = %v, want %v", id.Smartcard, tt.wantSmartcard)
 			}
 		})
+	}
+}
+
+// SMART App Launch 2 requires aud on the authorization request: the sandbox issuer refuses one
+// missing or naming another FHIR server (it issued a token for this adapter whatever aud said), and
+// the login form carries it through to the post.
+func TestAuthorizeRequiresThisServersAud(t *testing.T) {
+	iss, _ := sandbox(t)
+	for _, aud := range []string{"", "https://counterfeit.example/fhir"} {
+		q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirectURI},
+			"code_challenge": {challenge("v")}, "code_challenge_method": {"S256"}}
+		if aud != "" {
+			q.Set("aud", aud)
+		}
+		for _, send := range []func() (*http.Response, error){
+			func() (*http.Response, error) { return browser.Get(iss.URL() + "/authorize?" + q.Encode()) },
+			func() (*http.Response, error) {
+				form := url.Values{"username": {"555555555555"}, "password": {"sandbox-prescriber"}}
+				for k, v := range q {
+					form[k] = v
+				}
+				return browser.PostForm(iss.URL()+"/authorize", form)
+			},
+		} {
+			resp, err := send()
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("aud %q: status %d, Location %q; want 400 and no code", aud, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirectURI},
+		"code_challenge": {challenge("v")}, "code_challenge_method": {"S256"}, "aud": {testAudience}}
+	resp, err := browser.Get(iss.URL() + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `name="aud" value="`+testAudience+`"`) {
+		t.Errorf("status %d; the login form does not carry aud: %.400s", resp.StatusCode, page)
 	}
 }
