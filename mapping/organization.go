@@ -36,6 +36,17 @@ func Organization(org tracker.Organisation) *orgpb.Organization {
 	return o
 }
 
+// OrganizationByCode is an Organization known by its ODS code alone, tagged SUBSETTED: what the
+// adapter can say of an organisation Spine has not described to it. It is nil for a code that is not
+// one (letters and digits).
+func OrganizationByCode(ods string) *orgpb.Organization {
+	o := Organization(tracker.Organisation{ODS: ods})
+	if o != nil {
+		o.Meta = &d4pb.Meta{Tag: subsettedTag}
+	}
+	return o
+}
+
 // Prescriber is the prescribing organisation src knows of: the retrieve's, completed from the 111
 // details (or theirs alone). Its ODS code is empty when neither says. It is what a MedicationRequest's
 // requester points at.

@@ -2,6 +2,7 @@ package routes
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
@@ -11,12 +12,15 @@ import (
 )
 
 // Organizations remembers the organisations (prescribers, nominated and dispensing pharmacies) that
-// Spine named in the answers this process has served, so that every Organization reference the
-// adapter emits resolves. Organisations are not patient data: one store serves every user, for
-// hours, bounded in entries.
+// Spine named in the answers this process has served, with what Spine said of them (name, address,
+// phone), for Organization reads. Organisations are not patient data: one store serves every user,
+// for hours, bounded in entries. An ODS code it does not hold (another instance's, from before a
+// restart, or past the bound) is still read, as the code alone (mapping.OrganizationByCode), so that
+// every Organization reference the adapter emits resolves everywhere.
 type Organizations struct {
 	orgs *gocache.Cache
 	max  int
+	mu   sync.Mutex // one merge at a time: the richer of two descriptions must not be overwritten
 }
 
 // NewOrganizations keeps at most max organisations (default 50,000) for ttl each (default 12h).
@@ -38,6 +42,8 @@ func (o *Organizations) remember(src mapping.Source) {
 			return
 		}
 		key := strings.ToUpper(org.ODS)
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		if have, ok := o.get(key); ok {
 			org = mapping.MergeOrganisation(have, org)
 		} else if o.orgs.ItemCount() >= o.max {

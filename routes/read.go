@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"errors"
+	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -114,14 +115,22 @@ func (h *handlers) readPatient(c *gin.Context) {
 	h.rd.write(c, http.StatusOK, body{JSON: b})
 }
 
-// readOrganization answers GET Organization/{ods} from the organisations Spine has named in answers
-// this process has seen (prescribers and pharmacies): the adapter has no directory of its own.
+// readOrganization answers GET Organization/{ods} with what Spine said of the organisation in the
+// answers this process has served (prescribers and pharmacies), or, for a code it has not seen, the
+// code alone: the adapter has no directory of its own, and a reference it emitted on another
+// instance, or before a restart, must still resolve. The id answered is the id asked for (FHIR ids
+// are case-sensitive).
 func (h *handlers) readOrganization(c *gin.Context) {
-	org, ok := h.svc.orgs.get(c.Param("id"))
-	res := mapping.Organization(org)
-	if !ok || res == nil {
+	id := c.Param("id")
+	var res *orgpb.Organization
+	if org, ok := h.svc.orgs.get(id); ok && org.ODS == id {
+		res = mapping.Organization(org)
+	} else {
+		res = mapping.OrganizationByCode(id)
+	}
+	if res == nil {
 		h.rd.outcome(c, http.StatusNotFound, fhir.Issue{Severity: "error", Code: "not-found",
-			Diagnostics: "This server knows an organisation only once Spine has named it in a prescription it served, and has not seen this ODS code."})
+			Diagnostics: "No Organization has this id: an Organization's id is its ODS code, letters and digits."})
 		return
 	}
 	b, err := h.rd.marshal(c, res, memoEntries{})

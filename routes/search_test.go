@@ -669,9 +669,11 @@ func TestTheFullFormKeepsTheRepeatsAllowed(t *testing.T) {
 	}
 }
 
-// The organisations a retrieve names are kept for Organization reads only when an answer shows them:
-// a group-identifier search for another patient's prescription (answered as unknown) or a read of a
-// line that does not exist leaves nothing another user could read.
+// What Spine said of the organisations a retrieve names (their names) is kept for Organization reads
+// only when an answer shows them: after a group-identifier search for another patient's prescription
+// (answered as unknown) or a read of a line that does not exist, another user reading them learns
+// only the code they asked with (a SUBSETTED Organization, as for any code this server has not
+// described), and after an answer shows them, what Spine said of them.
 func TestOnlyOrganisationsShownCanBeRead(t *testing.T) {
 	read := "/MedicationRequest/" + sandbox.RxAcuteDispensed + "-1-1"
 	shown := start(t, setup{}).get(t, read)
@@ -703,14 +705,15 @@ func TestOnlyOrganisationsShownCanBeRead(t *testing.T) {
 		}
 	}
 	for _, org := range orgs {
-		if got := a.get(t, "/"+org, "Authorization", other); got.Status != http.StatusNotFound {
-			t.Errorf("%s after answers that showed it to no one: %d, want 404", org, got.Status)
+		got := a.get(t, "/"+org, "Authorization", other)
+		if got.Status != http.StatusOK || got.JSON["name"] != nil || !strings.Contains(string(got.Body), `"code":"SUBSETTED"`) {
+			t.Errorf("%s after answers that showed it to no one: %d %s, want the code alone, SUBSETTED", org, got.Status, got.Body)
 		}
 	}
 	a.get(t, read)
 	for _, org := range orgs {
-		if got := a.get(t, "/"+org, "Authorization", other); got.Status != http.StatusOK {
-			t.Errorf("%s after a read that showed it: %d, want 200", org, got.Status)
+		if got := a.get(t, "/"+org, "Authorization", other); got.Status != http.StatusOK || strings.Contains(string(got.Body), `"code":"SUBSETTED"`) {
+			t.Errorf("%s after a read that showed it: %d %s, want 200 with what Spine said of it", org, got.Status, got.Body)
 		}
 	}
 	t.Run("a search by prescription ID that shows its lines keeps them", func(t *testing.T) {
@@ -719,8 +722,8 @@ func TestOnlyOrganisationsShownCanBeRead(t *testing.T) {
 			t.Fatalf("no matches: %s", got.Body)
 		}
 		for _, org := range orgs {
-			if got := b.get(t, "/"+org, "Authorization", "Bearer "+b.tokenFor(t, pharmacist)); got.Status != http.StatusOK {
-				t.Errorf("%s after a search that showed it: %d, want 200", org, got.Status)
+			if got := b.get(t, "/"+org, "Authorization", "Bearer "+b.tokenFor(t, pharmacist)); got.Status != http.StatusOK || strings.Contains(string(got.Body), `"code":"SUBSETTED"`) {
+				t.Errorf("%s after a search that showed it: %d %s, want 200 with what Spine said of it", org, got.Status, got.Body)
 			}
 		}
 	})
