@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"golang.org/x/sync/singleflight"
 )
 
 // maxDocument bounds discovery, JWKS and UserInfo answers.
@@ -113,7 +114,7 @@ type keySource struct {
 	minRefresh time.Duration
 	logger     *slog.Logger
 
-	refreshing sync.Mutex // one fetch at a time; verifications with known keys do not wait for it
+	refreshes singleflight.Group // one fetch at a time; verifications with known keys do not wait for it
 
 	mu          sync.Mutex
 	set         jwk.Set
@@ -141,31 +142,66 @@ func (k *keySource) current() (jwk.Set, bool) {
 	return k.set, k.url != "" && time.Since(k.fetched) > keysMaxAge
 }
 
-// lookup returns the key named kid (or the only key when the token names none).
+// refreshTimeout bounds one fetch of the key set, which no request's deadline bounds: requests
+// share it, and the one that started it may leave.
+const refreshTimeout = 10 * time.Second
+
+// staleGrace is how long a token whose key an hour-old set holds waits for the set's refresh: long
+// enough for an issuer that answers to withdraw a key on the hour, short enough that one that is slow
+// or down does not hold up users whose keys are known (the set in hand then serves).
+const staleGrace = 500 * time.Millisecond
+
+// lookup returns the key named kid (or the only key when the token names none). A set due for its
+// hourly refresh is refreshed once for all the requests that find it so, each waiting at most
+// staleGrace when it holds their key; a kid the set lacks waits for the refresh, no longer than ctx
+// allows.
 func (k *keySource) lookup(ctx context.Context, kid string) (jwk.Key, error) {
 	set, stale := k.current()
-	if key, ok := find(set, kid); ok && !stale {
+	key, found := find(set, kid)
+	switch {
+	case found && !stale:
 		return key, nil
-	}
-	if k.url == "" {
+	case k.url == "":
 		return nil, errUnknownKey
+	case found:
+		grace := time.NewTimer(staleGrace)
+		defer grace.Stop()
+		select {
+		case r := <-k.refreshes.DoChan("refresh", k.refreshIfDue):
+			if key, ok := find(r.Val.(jwk.Set), kid); ok {
+				return key, nil
+			}
+			return nil, errUnknownKey // the refreshed set no longer has it: withdrawn
+		case <-grace.C:
+			return key, nil
+		case <-ctx.Done():
+			return key, nil
+		}
 	}
-	k.refreshing.Lock()
-	defer k.refreshing.Unlock()
-	k.mu.Lock()
-	set, stale = k.set, time.Since(k.fetched) > keysMaxAge // another request may have refreshed meanwhile
-	due := k.lastRefresh.IsZero() || time.Since(k.lastRefresh) >= k.minRefresh
-	k.mu.Unlock()
-	if key, ok := find(set, kid); ok && !stale {
-		return key, nil
-	}
-	if due {
-		set = k.refresh(ctx, set)
+	select {
+	case r := <-k.refreshes.DoChan("refresh", k.refreshIfDue):
+		set = r.Val.(jwk.Set)
+	case <-ctx.Done():
+		return nil, errUnknownKey
 	}
 	if key, ok := find(set, kid); ok {
 		return key, nil
 	}
 	return nil, errUnknownKey
+}
+
+// refreshIfDue fetches the key set unless the last try was less than minRefresh ago, and returns the
+// set in use after it.
+func (k *keySource) refreshIfDue() (any, error) {
+	k.mu.Lock()
+	set, due := k.set, k.lastRefresh.IsZero() || time.Since(k.lastRefresh) >= k.minRefresh
+	k.mu.Unlock()
+	if !due {
+		return set, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	return k.refresh(ctx, set), nil
 }
 
 // refresh fetches the key set; on failure the old set stays in use, so an

@@ -1,7 +1,11 @@
 package auth
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +82,48 @@ func TestUserInfoCacheIsBounded(t *testing.T) {
 	}
 	if got := len(u.entries); got > 2 {
 		t.Errorf("cache holds %d entries, want at most 2", got)
+	}
+}
+
+// The UserInfo cache keeps only the claims the verifier reads, and is bounded in bytes as well as in
+// entries: it kept each whole answer, and a CIS2 answer lists every role of the user with names,
+// activities and workgroups (10,000 entries of a 5.7 KB answer held 172 MiB, against a 192 MiB heap
+// limit).
+func TestUserInfoCacheKeepsWhatItReadsWithinABound(t *testing.T) {
+	roles := make([]any, 12)
+	for i := range roles {
+		roles[i] = map[string]any{"person_roleid": fmt.Sprintf("%012d", 100000000000+i), "org_code": "A83008",
+			"activity_codes": []any{"B0570", "B0278"}, "activities": []any{"Perform Prescription Preparation", "View Patient Medication"},
+			"workgroups": []any{"Workgroup one", "Workgroup two"}, "org_name": "SOME SURGERY, SOME TOWN"}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"sub": r.Header.Get("Authorization"), "nhsid_useruid": "555555555555",
+			"selected_roleid": "100000000000", "nhsid_nrbac_roles": roles, "name": "A USER", "email": "a.user@nhs.net",
+			"address": strings.Repeat("x", 4096)})
+	}))
+	defer srv.Close()
+	u := newUserInfoClient(srv.Client(), srv.URL, 10_000, "nhsid_useruid", "selected_roleid", "nhsid_nrbac_roles", "authentication_assurance_level")
+	u.maxBytes = 64 << 10
+	exp := time.Now().Add(time.Hour)
+	for i := range 200 {
+		claims, err := u.get(t.Context(), fmt.Sprintf("eyToken%06d", i), exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claims["nhsid_nrbac_roles"] == nil || claims["sub"] == nil {
+			t.Fatalf("claims %v lack the roles or sub", claims)
+		}
+	}
+	total := 0
+	for _, e := range u.entries {
+		total += e.size
+		for k := range e.claims {
+			if k == "name" || k == "email" || k == "address" {
+				t.Fatalf("an entry keeps the %s claim, which nothing reads", k)
+			}
+		}
+	}
+	if total != u.bytes || u.bytes > u.maxBytes || len(u.entries) == 0 || len(u.entries) == 200 {
+		t.Errorf("%d entries of %d bytes (counted %d), want between 1 and 199 within %d", len(u.entries), total, u.bytes, u.maxBytes)
 	}
 }

@@ -73,7 +73,8 @@ func NewVerifier(ctx context.Context, c Config, logger *slog.Logger) (*Verifier,
 		if v.meta.UserInfoEndpoint == "" {
 			return nil, errors.New("EPS_AUTH_USERINFO is on but the issuer advertises no userinfo_endpoint; set EPS_AUTH_USERINFO_URL")
 		}
-		v.userInfo = newUserInfoClient(c.HTTPClient, v.meta.UserInfoEndpoint, c.UserInfoCacheSize)
+		v.userInfo = newUserInfoClient(c.HTTPClient, v.meta.UserInfoEndpoint, c.UserInfoCacheSize,
+			c.UserClaim, c.SelectedRoleClaim, c.RolesClaim, c.AssuranceClaim)
 	}
 	return v, nil
 }
