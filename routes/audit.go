@@ -143,6 +143,22 @@ func ishex(c byte) bool {
 // not allowed, over its rate), the patient or prescription it named, so that "who tried to see this
 // patient" finds refused attempts as well as answered ones. What the request names is read as the
 // handler would read it; a request too malformed to name one leaves the subject empty.
+// nameIfUnnamed names what a request answered with an error asked for, unless its record already
+// names a subject: every refusal, whichever check made it (the guard's, the format's, the admission
+// bound's, the handler's), is then found by "who tried to see this patient or prescription".
+func (e *auditEntry) nameIfUnnamed(c *gin.Context) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	named := e.event.PatientNHS != "" || len(e.event.PrescriptionIDs) > 0
+	resourceType, interaction := e.event.ResourceType, e.event.Interaction
+	e.mu.Unlock()
+	if !named {
+		e.nameRequested(c, resourceType, interaction)
+	}
+}
+
 func (e *auditEntry) nameRequested(c *gin.Context, resourceType, interaction string) {
 	if e == nil {
 		return

@@ -481,3 +481,39 @@ func TestAClientThatHangsUpIsStillAudited(t *testing.T) {
 		}
 	})
 }
+
+// A read refused before its handler ran names the prescription or patient it asked for (README, the
+// audit trail: "for a refused request, the patient or prescription it named"), whichever check refused
+// it: the format and encoding checks recorded nothing but the query.
+func TestEveryRefusedReadNamesWhatItAskedFor(t *testing.T) {
+	a := start(t, setup{})
+	rx := sandbox.RxRepeatPrescribingActive
+	for _, tc := range []struct {
+		path    string
+		headers []string
+		want    int
+		patient string
+		rx      string
+	}{
+		{"/MedicationRequest/" + rx + "-1-1", []string{"Authorization", "Bearer " + a.tokenFor(t, administrator)}, 403, "", rx},
+		{"/MedicationRequest/" + rx + "-1-1?_format=xml", nil, 406, "", rx},
+		{"/MedicationRequest/" + rx + "-1-1", []string{"Accept", "application/fhir+xml"}, 406, "", rx},
+		{"/MedicationRequest/" + rx + "-1-1?_pretty=%zz", nil, 400, "", rx},
+		{"/MedicationDispense/d-" + rx + "-1-1?_format=xml", nil, 406, "", rx},
+		{"/Patient/" + sandbox.PatientAcuteAndRepeat + "?_format=xml", nil, 406, sandbox.PatientAcuteAndRepeat, ""},
+	} {
+		got := a.get(t, tc.path, tc.headers...)
+		r := a.lastRecord(t)
+		if got.Status != tc.want || r.Status != tc.want {
+			t.Errorf("%s: status %d, recorded %d, want %d", tc.path, got.Status, r.Status, tc.want)
+			continue
+		}
+		var gotRx string
+		if len(r.PrescriptionIDs) == 1 {
+			gotRx = r.PrescriptionIDs[0]
+		}
+		if r.PatientNHS != tc.patient || gotRx != tc.rx {
+			t.Errorf("%s %v -> %d: recorded patient %q, prescriptions %v; want %q, %q", tc.path, tc.headers, got.Status, r.PatientNHS, r.PrescriptionIDs, tc.patient, tc.rx)
+		}
+	}
+}

@@ -101,6 +101,9 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 		}
 	}
 	ctx := c.Request.Context()
+	if status >= http.StatusBadRequest {
+		auditEntryFrom(ctx).nameIfUnnamed(c)
+	}
 	if err := auditEntryFrom(ctx).commit(ctx, rd.audit, status, b.outcome); err != nil {
 		rd.logger.ErrorContext(ctx, "audit record not committed; answer withheld", "err", err,
 			"request_id", idsFrom(ctx).RequestID)
@@ -193,6 +196,7 @@ func (rd *renderer) outcome(c *gin.Context, status int, issues ...fhir.Issue) {
 // written to it, but its audit record is committed like any other answer's.
 func (rd *renderer) gone(c *gin.Context) {
 	ctx := c.Request.Context()
+	auditEntryFrom(ctx).nameIfUnnamed(c)
 	if err := auditEntryFrom(ctx).commit(ctx, rd.audit, statusClientClosedRequest, "timeout"); err != nil {
 		rd.logger.ErrorContext(ctx, "audit record not committed", "err", err, "request_id", idsFrom(ctx).RequestID)
 	}
