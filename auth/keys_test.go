@@ -77,11 +77,15 @@ func TestSMARTConfigurationAdvertisesTheDiscoveredServer(t *testing.T) {
 	p := newProvider(t)
 	doc := newVerifier(t, p.config()).SMARTConfiguration()
 	for k, want := range map[string]string{
-		"issuer": p.srv.URL, "authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token",
+		"authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token",
 	} {
 		if got := doc[k]; got != want {
 			t.Errorf("%s = %v, want %v", k, got, want)
 		}
+	}
+	// SMART App Launch 2: issuer only with the sso-openid-connect capability, which is not offered.
+	if caps, _ := doc["capabilities"].([]string); doc["issuer"] != nil || slices.Contains(caps, "sso-openid-connect") {
+		t.Errorf("issuer = %v with capabilities %v, want no issuer and no sso-openid-connect", doc["issuer"], caps)
 	}
 	if caps, _ := doc["capabilities"].([]string); !slices.Contains(caps, "permission-v2") {
 		t.Errorf("capabilities = %v, want permission-v2 among them", caps)

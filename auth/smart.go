@@ -4,8 +4,9 @@ package auth
 // {FHIR base}/.well-known/smart-configuration (SMART App Launch 2.x), telling
 // SMART apps where to sign their users in and what the adapter accepts.
 func (v *Verifier) SMARTConfiguration() map[string]any {
+	// No issuer: SMART App Launch 2 names it only with the sso-openid-connect capability, which
+	// this server does not offer (it takes access tokens; it has no use for an app's ID token).
 	doc := map[string]any{
-		"issuer":                           v.cfg.Issuer,
 		"jwks_uri":                         v.meta.JWKSURI,
 		"grant_types_supported":            []string{"authorization_code"},
 		"response_types_supported":         []string{"code"},

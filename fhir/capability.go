@@ -81,8 +81,9 @@ func CapabilityStatement(o CapabilityOptions) *cspb.CapabilityStatement {
 		},
 		Rest: []*cspb.CapabilityStatement_Rest{{
 			Mode: &cspb.CapabilityStatement_Rest_ModeCode{Value: c4pb.RestfulCapabilityModeCode_SERVER},
-			Documentation: markdown("Answers are `application/fhir+json` only (`_format`, `Accept`; " +
-				"anything else is a 406) and indented with `_pretty=true`. Errors are " +
+			Documentation: markdown("Answers are FHIR JSON: `application/fhir+json`, or " +
+				"`application/json` when the client asks for it (`_format`, `Accept`); anything else " +
+				"is a 406. `_pretty=true` indents them. Errors are always `application/fhir+json` " +
 				"OperationOutcomes. Unknown search parameters are ignored and left out of the " +
 				"`self` link unless the request carries `Prefer: handling=strict`, which makes " +
 				"them a 400."),
@@ -149,12 +150,18 @@ func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resou
 			interaction(vs4pb.TypeRestfulInteractionValueSet_SEARCH_TYPE, "Results in a stable "+
 				"order: authoredOn descending, then prescription, issue and line."),
 		},
+		// Every spelling the search accepts: with and without the target type, and subject as patient.
 		SearchInclude: []*d4pb.String{
 			{Value: "MedicationRequest:patient"},
+			{Value: "MedicationRequest:patient:Patient"},
+			{Value: "MedicationRequest:subject"},
+			{Value: "MedicationRequest:subject:Patient"},
 			{Value: "MedicationRequest:requester"},
+			{Value: "MedicationRequest:requester:Organization"},
 		},
 		SearchRevInclude: []*d4pb.String{
 			{Value: "MedicationDispense:prescription"},
+			{Value: "MedicationDispense:prescription:MedicationRequest"},
 		},
 		SearchParam: []*cspb.CapabilityStatement_Rest_Resource_SearchParam{
 			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE,
@@ -164,11 +171,14 @@ func medicationRequest(o CapabilityOptions) *cspb.CapabilityStatement_Rest_Resou
 					"`patient=Patient/9691003120` or `patient=9691003120`."),
 			searchParam("subject", c4pb.SearchParamTypeCode_REFERENCE,
 				"http://hl7.org/fhir/SearchParameter/MedicationRequest-subject",
-				"As `patient`: `subject:identifier="+SystemNHSNumber+"|9691003120`."),
+				"As `patient`, for a Patient only: `subject:identifier="+SystemNHSNumber+
+					"|9691003120`, `subject.identifier=...` or `subject=Patient/9691003120` (a bare "+
+					"`subject=9691003120` is a 400, since a subject may be a Group)."),
 			searchParam("authoredon", c4pb.SearchParamTypeCode_DATE,
 				"http://hl7.org/fhir/SearchParameter/MedicationRequest-authoredon",
-				"Prefixes `eq`, `ge`, `gt`, `le`, `lt` (others are a 400), day or finer "+
-					"precision in UTC, up to two values forming a range. Without one the search "+
+				"Prefixes `eq`, `ge`, `gt`, `le`, `lt` (others are a 400), any precision from the "+
+					"year to the second (a year or month is the range it spans; `eq` finer than a "+
+					"second is a 400), in UTC, up to two values forming a range. Without one the search "+
 					"covers Spine's default of the last 28 days, shown in the `self` link."),
 			searchParam("status", c4pb.SearchParamTypeCode_TOKEN,
 				"http://hl7.org/fhir/SearchParameter/medications-status",
@@ -215,7 +225,7 @@ func auditEvent() *cspb.CapabilityStatement_Rest_Resource {
 			interaction(vs4pb.TypeRestfulInteractionValueSet_SEARCH_TYPE, "At least one of patient, agent or date."),
 		},
 		SearchParam: []*cspb.CapabilityStatement_Rest_Resource_SearchParam{
-			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/clinical-patient",
+			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/AuditEvent-patient",
 				"`Patient/{NHS number}` or an NHS number."),
 			searchParam("agent", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/AuditEvent-agent",
 				"The user id (CIS2 UUID) of who accessed."),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,10 +92,11 @@ func TestCapabilityStatement(t *testing.T) {
 				if want := []string{"read", "search-type"}; !slices.Equal(interactions, want) {
 					t.Errorf("MedicationRequest interactions = %q, want %q", interactions, want)
 				}
-				if want := []string{"MedicationRequest:patient", "MedicationRequest:requester"}; !slices.Equal(r.SearchInclude, want) {
+				if want := []string{"MedicationRequest:patient", "MedicationRequest:patient:Patient", "MedicationRequest:subject",
+					"MedicationRequest:subject:Patient", "MedicationRequest:requester", "MedicationRequest:requester:Organization"}; !slices.Equal(r.SearchInclude, want) {
 					t.Errorf("searchInclude = %q, want %q", r.SearchInclude, want)
 				}
-				if want := []string{"MedicationDispense:prescription"}; !slices.Equal(r.SearchRevInclude, want) {
+				if want := []string{"MedicationDispense:prescription", "MedicationDispense:prescription:MedicationRequest"}; !slices.Equal(r.SearchRevInclude, want) {
 					t.Errorf("searchRevInclude = %q, want %q", r.SearchRevInclude, want)
 				}
 				params := map[string]string{}
@@ -207,7 +209,17 @@ func TestCapabilityStatementAdvertisesSMART(t *testing.T) {
 	}
 	var audit bool
 	for _, r := range cs.GetRest()[0].GetResource() {
-		audit = audit || r.GetType().GetValue().String() == "AUDIT_EVENT"
+		if r.GetType().GetValue().String() != "AUDIT_EVENT" {
+			continue
+		}
+		audit = true
+		// Each parameter's definition is R4's own for AuditEvent: clinical-patient does not list
+		// AuditEvent among its bases.
+		for _, p := range r.GetSearchParam() {
+			if def := p.GetDefinition().GetValue(); def != "" && !strings.HasPrefix(def, "http://hl7.org/fhir/SearchParameter/AuditEvent-") {
+				t.Errorf("AuditEvent %s defined by %s", p.GetName().GetValue(), def)
+			}
+		}
 	}
 	if !audit {
 		t.Error("AuditEvent search not declared")

@@ -824,3 +824,37 @@ func TestAnEmptyParameterBesidePageIsIgnoredUnderStrictHandling(t *testing.T) {
 		t.Errorf("strict _page with status=active: %d, want 400", got.Status)
 	}
 }
+
+// The CapabilityStatement declares exactly the includes that work: each declared spelling is served
+// under strict handling with what it includes, and a spelling not declared is a 400 there. It
+// declared only the plain forms while the search also served the ones naming their target type and
+// subject for patient.
+func TestTheDeclaredIncludesAreTheOnesServed(t *testing.T) {
+	a := start(t, setup{})
+	cs := a.get(t, "/metadata", "Authorization", "")
+	var mr map[string]any
+	for _, r := range cs.JSON["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		if r.(map[string]any)["type"] == "MedicationRequest" {
+			mr = r.(map[string]any)
+		}
+	}
+	for _, k := range []string{"searchInclude", "searchRevInclude"} {
+		declared, _ := mr[k].([]any)
+		if len(declared) == 0 {
+			t.Fatalf("no %s declared", k)
+		}
+		param := "_include="
+		if k == "searchRevInclude" {
+			param = "_revinclude="
+		}
+		for _, d := range declared {
+			got := a.get(t, search(sandbox.PatientAcuteAndRepeat, param+d.(string)), "Prefer", "handling=strict")
+			if got.Status != http.StatusOK || len(entries(got.JSON, "include")) == 0 {
+				t.Errorf("declared %s%s: %d with %d included", param, d, got.Status, len(entries(got.JSON, "include")))
+			}
+		}
+	}
+	if got := a.get(t, search(sandbox.PatientAcuteAndRepeat, "_include=MedicationRequest:medication"), "Prefer", "handling=strict"); got.Status != http.StatusBadRequest {
+		t.Errorf("an include not declared, under strict handling: %d, want 400", got.Status)
+	}
+}
