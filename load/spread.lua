@@ -1,4 +1,4 @@
--- wrk script for load/run.sh scenario (d): rotate a patient search through many generated patients,
+-- wrk script for load/run.sh's spread scenario: rotate a patient search through many generated patients,
 -- so that the sandbox builds patients instead of answering from its cache and the adapter maps
 -- different data on each request. run.sh replaces @NHS_FILE@ with a file of NHS numbers.
 
