@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -406,16 +407,23 @@ func sandboxAudience(cfg *config.Config) string {
 }
 
 // tokenCommand prints a sandbox access token that a server started with the same configuration accepts.
+// It takes the server's flags as well as its own, so that it means the server started with them.
 func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(nil, getenv, io.Discard)
+	server, own := config.SplitArgs(args)
+	cfg, err := config.Load(server, getenv, io.Discard)
 	if err != nil {
+		if getenv("SPINE_BASE_URL") != "" || slices.ContainsFunc(server, func(a string) bool { return strings.Contains(a, "spine-base-url") }) {
+			return errNoSandboxIssuer // said first: completing a real Spine's configuration would not help
+		}
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	if !cfg.Sandbox() {
-		return errors.New("token: the sandbox issuer exists only with the embedded sandbox; ask your identity provider for a token")
+		return errNoSandboxIssuer
 	}
-	return auth.TokenCommand(ctx, args, cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg), stdout, stderr)
+	return auth.TokenCommand(ctx, own, cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg), stdout, stderr)
 }
+
+var errNoSandboxIssuer = errors.New("token: the sandbox issuer exists only with the embedded sandbox; ask your identity provider for a token")
 
 // openAudit opens the audit store: EPS_AUDIT_DSN, else a SQLite file in the state folder; with the
 // key EPS_AUDIT_KEY, else, in sandbox mode only, one kept in the state folder.
@@ -480,8 +488,10 @@ func sandboxAuditKey(stateDir string) (string, error) {
 }
 
 // auditVerify runs `audit verify` on the store this configuration uses.
+// Like token, it takes the server's flags as well as its own.
 func auditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(nil, getenv, io.Discard)
+	server, args := config.SplitArgs(args)
+	cfg, err := config.Load(server, getenv, io.Discard)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

@@ -509,3 +509,44 @@ func TestShutdownLetsARequestUseItsWholeBudget(t *testing.T) {
 		t.Errorf("run returned %v", err)
 	}
 }
+
+// token and audit verify take the server's flags as well as their own, so that they mean the server
+// started with them: a token minted with `token --base-url B` is accepted by a server whose base is
+// B, and `audit verify --state-dir D` reads D's trail (both ignored the server's flags, and their
+// tokens were refused by a server started with flags). token's own word for a real Spine comes
+// before that configuration's problems.
+func TestTheSubcommandsTakeTheServersFlags(t *testing.T) {
+	env := testEnv(t)
+	base, _, _ := startRun(t, env)
+	dir := env["EPS_STATE_DIR"]
+	bareenv := func(string) string { return "" } // the flags alone say which server
+
+	var tok strings.Builder
+	if err := run(context.Background(), []string{"token", "--base-url", base, "--user", "555555555556", "--state-dir=" + dir}, bareenv, &tok, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120&_summary=true", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("a token minted with the server's --base-url and --state-dir: %d", res.StatusCode)
+	}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"audit", "verify", "--state-dir", dir}, bareenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ok chain") {
+		t.Errorf("audit verify --state-dir: %v\n%s", err, out.String())
+	}
+	real := func(k string) string {
+		if k == "SPINE_BASE_URL" {
+			return "https://spine.example"
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"token"}, real, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "exists only with the embedded sandbox") {
+		t.Errorf("token against a real Spine: %v", err)
+	}
+}

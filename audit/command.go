@@ -20,13 +20,17 @@ var ErrBroken = errors.New("audit: the trail does not verify")
 // tells a script.
 func VerifyCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // a parse error is reported once, by the caller
+	fs.Usage = func() {}
 	dsn := fs.String("dsn", getenv("EPS_AUDIT_DSN"), "audit store: SQLite file path or file: URI, or postgres:// URL (default EPS_AUDIT_DSN)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil // the flag package has printed the usage: asking for it is not a failure
+			fmt.Fprintln(stderr, "usage: audit verify [--dsn DSN] [server flags, e.g. --state-dir]")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return nil // asking for the usage is not a failure
 		}
-		return err
+		return fmt.Errorf("audit verify: %w (see audit verify --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("audit verify: unexpected arguments %q", fs.Args())

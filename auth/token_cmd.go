@@ -16,7 +16,7 @@ import (
 // that `curl -H "Authorization: Bearer $(go run . token)"` works.
 func TokenCommand(ctx context.Context, args []string, stateDir, issuerURL, audience string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // a parse error is reported once, by the caller; --help prints the usage
 	user := fs.String("user", SandboxUsers[0].UserID, "sandbox user ID (12 digits)")
 	role := fs.String("role", "", "role profile ID (default: the user's role)")
 	var scopes []string
@@ -25,12 +25,13 @@ func TokenCommand(ctx context.Context, args []string, stateDir, issuerURL, audie
 		return nil
 	})
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime (at most 24h)")
-	fs.Usage = func() { usage(fs, stdout) }
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stderr) // as the server's --help: on stderr, so $(go run . token --help) holds no token
 			return nil
 		}
-		return err
+		return fmt.Errorf("token: %w (see token --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("token: unexpected arguments %q", fs.Args())
@@ -51,8 +52,9 @@ func TokenCommand(ctx context.Context, args []string, stateDir, issuerURL, audie
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprintln(w, "usage: token [--user ID] [--role ID] [--scope SCOPE]... [--ttl 1h]")
-	fmt.Fprintln(w, "\nPrints an access token from the sandbox issuer for a sandbox user.")
+	fmt.Fprintln(w, "usage: token [--user ID] [--role ID] [--scope SCOPE]... [--ttl 1h] [server flags]")
+	fmt.Fprintln(w, "\nPrints an access token from the sandbox issuer for a sandbox user. It also takes the")
+	fmt.Fprintln(w, "server's flags (--addr, --state-dir...): give those the server was started with.")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nSandbox users (docs/sandbox-users.md):")

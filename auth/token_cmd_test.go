@@ -39,8 +39,24 @@ func TestTokenCommandHelpListsTheSandboxUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range SandboxUsers {
-		if !strings.Contains(stdout.String(), u.UserID) || !strings.Contains(stdout.String(), u.Password) {
-			t.Errorf("--help does not list user %s with its password:\n%s", u.UserID, stdout.String())
+		if !strings.Contains(stderr.String(), u.UserID) || !strings.Contains(stderr.String(), u.Password) {
+			t.Errorf("--help does not list user %s with its password:\n%s", u.UserID, stderr.String())
+		}
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("--help wrote %q to stdout, where a token goes", stdout.String())
+	}
+}
+
+// A bad flag is one error, returned for the caller to print once, with nothing on stdout (where
+// $(go run . token) takes its token) and no usage dump; it printed the usage to stdout and the
+// error twice.
+func TestTokenCommandReportsABadFlagOnce(t *testing.T) {
+	for _, args := range [][]string{{"--bogus"}, {"--user"}} {
+		var stdout, stderr bytes.Buffer
+		err := TokenCommand(t.Context(), args, t.TempDir(), "http://127.0.0.1:8080/oauth2", testAudience, &stdout, &stderr)
+		if err == nil || stdout.Len() != 0 || stderr.Len() != 0 {
+			t.Errorf("%v: err %v, stdout %q, stderr %q; want the error alone", args, err, stdout.String(), stderr.String())
 		}
 	}
 }

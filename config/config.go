@@ -189,6 +189,40 @@ var Subcommands = []struct{ Name, Help string }{
 var OTelVariables = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SERVICE_NAME",
 	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_TRACES_EXPORTER"}
 
+// SplitArgs separates, in a subcommand's arguments, the server's own flags (--addr, --state-dir...,
+// for Load) from the subcommand's, so that `token` and `audit verify` take the flags the server was
+// started with and mean the same server. Order is kept; a server flag's value given as the next
+// argument goes with it.
+func SplitArgs(args []string) (server, own []string) {
+	flags := make(map[string]bool, len(settings)) // flag name -> whether it takes a value
+	for _, s := range settings {
+		flags[s.flag] = !boolSettings[s.env]
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			own = append(own, args[i:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") { // the subcommand's: a value of its own flag, or an argument
+			own = append(own, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takesValue, isServer := flags[name]
+		if !isServer {
+			own = append(own, a)
+			continue
+		}
+		server = append(server, a)
+		if takesValue && !hasValue && i+1 < len(args) {
+			i++
+			server = append(server, args[i])
+		}
+	}
+	return server, own
+}
+
 // ErrVersion is returned by Load for --version.
 var ErrVersion = errors.New("version requested")
 
