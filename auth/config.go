@@ -142,16 +142,35 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.UserInfoURL != "" {
-		if err := checkURL("EPS_AUTH_USERINFO_URL", c.UserInfoURL); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if strings.TrimSpace(c.Audience) == "" {
 		errs = append(errs, errors.New("EPS_AUTH_AUDIENCE is required: the adapter's own audience, never an app's client id"))
 	}
 	if len(c.ActivityCodes) == 0 {
 		errs = append(errs, errors.New("EPS_AUTH_ACTIVITY_CODES must name at least one national RBAC activity code"))
+	}
+	errs = append(errs, c.checkTuning())
+	return errors.Join(errs...)
+}
+
+// CheckEnvironmentOnly reports every problem with the settings read from the environment alone
+// (EPS_AUTH_ALGORITHMS, EPS_AUTH_CLOCK_SKEW, the URLs and sizes: AuthVariables in package config),
+// so that they are listed with every other configuration problem at start-up rather than later.
+func (c Config) CheckEnvironmentOnly() error {
+	return c.withDefaults().checkTuning()
+}
+
+// checkTuning checks the environment-only settings of c, defaults applied.
+func (c Config) checkTuning() error {
+	var errs []error
+	for _, u := range []struct{ name, url string }{
+		{"EPS_AUTH_USERINFO_URL", c.UserInfoURL}, {"EPS_AUTH_AUTHORIZATION_URL", c.AuthorizationEndpoint},
+		{"EPS_AUTH_TOKEN_URL", c.TokenEndpoint},
+	} {
+		if u.url != "" && c.Keys == nil {
+			if err := checkURL(u.name, u.url); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	for _, a := range c.Algorithms {
 		if _, ok := asymmetric[a]; !ok {

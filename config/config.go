@@ -20,8 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
 	"github.com/nhs-eps/eps-fhir-tracker/cache"
+	"github.com/nhs-eps/eps-fhir-tracker/telemetry"
 	"github.com/nhs-eps/eps-fhir-tracker/tracker"
 )
 
@@ -262,19 +264,48 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unknown argument %q: see --help for the flags and subcommands", fs.Arg(0))
 	}
-	authEnv, authErr := auth.ConfigFromEnv(getenv)
+	// The auth package reads its environment-only settings; the variables this package owns (and
+	// their flags override) are hidden from it, so that each is parsed, and reported, once.
+	authEnv, authErr := auth.ConfigFromEnv(func(k string) string {
+		if _, owned := raw[k]; owned {
+			return ""
+		}
+		return getenv(k)
+	})
+	if authErr == nil {
+		authErr = authEnv.CheckEnvironmentOnly()
+	}
 	c, err := parse(raw)
-	if err = errors.Join(append(blank, err, authErr)...); err != nil {
+	// Every problem at once: the tracing settings and the audit key's form too, which would
+	// otherwise fail one at a time, later, after the listeners have started.
+	var keyErr error
+	if key := raw["EPS_AUDIT_KEY"]; key != "" && raw["EPS_AUDIT_DSN"] != "off" {
+		if _, kerr := audit.ParseKeys(key); kerr != nil {
+			keyErr = kerr // it names EPS_AUDIT_KEY
+		}
+	}
+	if err = errors.Join(append(blank, err, authErr, telemetry.CheckSettings(getenv), keyErr)...); err != nil {
 		return nil, err
 	}
 	c.AuthEnv = authEnv
 	return c, nil
 }
 
-// AuthVariables are the authentication settings read from the environment alone, for --help.
-var AuthVariables = []string{"EPS_AUTH_ALGORITHMS", "EPS_AUTH_CLOCK_SKEW", "EPS_AUTH_REQUIRE_AT_JWT",
-	"EPS_AUTH_USER_CLAIM", "EPS_AUTH_SELECTED_ROLE_CLAIM", "EPS_AUTH_ROLES_CLAIM", "EPS_AUTH_USERINFO_URL",
-	"EPS_AUTH_USERINFO_CACHE_SIZE", "EPS_AUTH_JWKS_MIN_REFRESH", "EPS_AUTH_AUTHORIZATION_URL", "EPS_AUTH_TOKEN_URL"}
+// AuthVariables are the authentication settings read from the environment alone, with their
+// defaults, for --help.
+var AuthVariables = []struct{ Name, Default string }{
+	{"EPS_AUTH_ALGORITHMS", strings.Join(auth.DefaultAlgorithms, ",")},
+	{"EPS_AUTH_CLOCK_SKEW", auth.DefaultClockSkew.String()},
+	{"EPS_AUTH_REQUIRE_AT_JWT", "false"},
+	{"EPS_AUTH_USER_CLAIM", "nhsid_useruid"},
+	{"EPS_AUTH_SELECTED_ROLE_CLAIM", "selected_roleid"},
+	{"EPS_AUTH_ROLES_CLAIM", "nhsid_nrbac_roles"},
+	{"EPS_AUTH_USERINFO_URL", "discovered"},
+	{"EPS_AUTH_USERINFO_CACHE_SIZE", "10000"},
+	{"EPS_AUTH_JWKS_MIN_REFRESH", "1m"},
+	{"EPS_AUTH_AUTHORIZATION_URL", "discovered"},
+	{"EPS_AUTH_TOKEN_URL", "discovered"},
+}
 
 // Usage prints every flag, subcommand and environment variable.
 func Usage(w io.Writer) {
@@ -291,7 +322,10 @@ func Usage(w io.Writer) {
 		fmt.Fprintf(w, "  --%-28s %s%s\n      %s\n", s.flag, s.env, def, s.help)
 	}
 	fmt.Fprintln(w, "  --version                      print the version")
-	fmt.Fprintln(w, "\nAuthentication also reads, from the environment:", strings.Join(AuthVariables, ", "))
+	fmt.Fprintln(w, "\nAuthentication also reads, from the environment only:")
+	for _, v := range AuthVariables {
+		fmt.Fprintf(w, "  %-30s [%s]\n", v.Name, v.Default)
+	}
 	fmt.Fprintln(w, "\nTelemetry follows the standard OpenTelemetry variables:", strings.Join(OTelVariables, ", "))
 }
 

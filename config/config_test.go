@@ -28,7 +28,7 @@ func TestLoad(t *testing.T) {
 		c, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "https://spine.example", "SPINE_CLIENT_CERT": "c", "SPINE_CLIENT_KEY": "k",
 			"SPINE_CA_CERT": "ca", "SPINE_ASID": "123456789012", "EPS_AUTH_ISSUER": "https://auth.example",
-			"EPS_AUTH_AUDIENCE": "https://fhir.example/FHIR/R4", "EPS_AUDIT_KEY": "k1:c2VjcmV0",
+			"EPS_AUTH_AUDIENCE": "https://fhir.example/FHIR/R4", "EPS_AUDIT_KEY": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM=",
 		}), io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +57,7 @@ func TestLoad(t *testing.T) {
 		_, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": "https://spine.example", "SPINE_CLIENT_CERT": "c", "SPINE_CLIENT_KEY": "k",
 			"SPINE_CA_CERT": "ca", "SPINE_ASID": "123456789012", "EPS_AUTH_JWKS_URL": "https://auth.example/jwks",
-			"EPS_AUTH_AUDIENCE": "https://fhir.example/FHIR/R4", "EPS_AUDIT_KEY": "k1:c2VjcmV0",
+			"EPS_AUTH_AUDIENCE": "https://fhir.example/FHIR/R4", "EPS_AUDIT_KEY": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM=",
 		}), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "EPS_AUTH_ISSUER is required") {
 			t.Errorf("a JWKS URL without an issuer: %v", err)
@@ -120,7 +120,7 @@ func TestLoad(t *testing.T) {
 		}
 		c, err := Load([]string{"--spine-base-url", "https://spine.example", "--spine-client-cert", "c",
 			"--spine-client-key", "k", "--spine-ca-cert", "ca", "--spine-asid", "123456789012",
-			"--auth-issuer", "https://auth.example", "--auth-audience", "aud", "--audit-key", "k1:c2VjcmV0"}, env(nil), io.Discard)
+			"--auth-issuer", "https://auth.example", "--auth-audience", "aud", "--audit-key", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM="}, env(nil), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,10 +245,37 @@ func TestSpineSettingsAreCheckedWhereTheyAreRead(t *testing.T) {
 	for _, base := range []string{"https://spine.example/?x=1", "https://spine.example/#f", "https://u:p@spine.example/"} {
 		_, err := Load(nil, env(map[string]string{
 			"SPINE_BASE_URL": base, "SPINE_CLIENT_CERT": "c", "SPINE_CLIENT_KEY": "k", "SPINE_CA_CERT": "ca",
-			"SPINE_ASID": "123456789012", "EPS_AUTH_ISSUER": "https://idp.example", "EPS_AUTH_AUDIENCE": "x", "EPS_AUDIT_KEY": "k1:AAAA",
+			"SPINE_ASID": "123456789012", "EPS_AUTH_ISSUER": "https://idp.example", "EPS_AUTH_AUDIENCE": "x", "EPS_AUDIT_KEY": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM=",
 		}), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "SPINE_BASE_URL") {
 			t.Errorf("SPINE_BASE_URL=%s: %v, want it refused", base, err)
 		}
+	}
+}
+
+// Every configuration problem is listed at once, those of the tracing settings, the environment-only
+// authentication settings and the audit key's form included (each failed alone, one at a time, some
+// after the listeners had started); a variable this package owns is parsed and reported once, and
+// its flag overrides it (EPS_AUTH_USERINFO was parsed again by package auth, twice reported, and its
+// flag could not override a bad value).
+func TestEveryProblemIsListedAtOnce(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	_, err := Load(nil, env(map[string]string{
+		"SPINE_TIMEOUT": "x", "OTEL_TRACES_SAMPLER": "bogus", "EPS_AUTH_CLOCK_SKEW": "10m",
+		"EPS_AUTH_ALGORITHMS": "HS256", "EPS_AUDIT_KEY": "bad", "EPS_AUTH_USERINFO": "maybe",
+	}), io.Discard)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"SPINE_TIMEOUT", "OTEL_TRACES_SAMPLER", "EPS_AUTH_CLOCK_SKEW", "EPS_AUTH_ALGORITHMS", "EPS_AUDIT_KEY", "EPS_AUTH_USERINFO"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %s:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "EPS_AUTH_USERINFO"); n != 1 {
+		t.Errorf("EPS_AUTH_USERINFO reported %d times:\n%v", n, err)
+	}
+	if _, err := Load([]string{"--auth-userinfo=false"}, env(map[string]string{"EPS_AUTH_USERINFO": "maybe"}), io.Discard); err != nil {
+		t.Errorf("--auth-userinfo=false over a bad EPS_AUTH_USERINFO: %v", err)
 	}
 }

@@ -48,6 +48,13 @@ type settings struct {
 	samplerName string
 }
 
+// CheckSettings reports every problem with the OTEL_* variables getenv gives, as Setup would, so that
+// they are listed with the rest of the configuration's at start-up.
+func CheckSettings(getenv func(string) string) error {
+	_, err := parseSettings(getenv)
+	return err
+}
+
 // parseSettings reads the standard OTEL_* variables and returns every problem at once.
 //
 // One deliberate deviation from the specification: with neither OTEL_EXPORTER_OTLP_ENDPOINT nor
