@@ -31,12 +31,25 @@ func ParseQuery(v url.Values, strict bool) (Query, error) {
 	fail := func(param, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{param}, a...)...))
 	}
+	// patient and agent are reference parameters whose references are identifiers only (an NHS
+	// number, an SDS user id): R4's :identifier modifier names them so, and means what the bare
+	// parameter's system|value does here.
+	if v.Has("patient:identifier") || v.Has("agent:identifier") {
+		v = maps.Clone(v)
+		for _, p := range []string{"patient", "agent"} {
+			v[p] = append(v[p], v[p+":identifier"]...)
+			delete(v, p+":identifier")
+			if len(v[p]) == 0 {
+				delete(v, p)
+			}
+		}
+	}
 	for _, key := range slices.Sorted(maps.Keys(v)) {
 		base, modifier, _ := strings.Cut(key, ":")
 		switch {
 		case callersParam(key):
 		case queryParam(base) && modifier != "":
-			fail(key, "the modifier :%s is not supported on AuditEvent searches: nothing was searched (use %s=)", modifier, base)
+			fail(key, "the modifier :%s is not supported on AuditEvent searches: nothing was searched (use %s= or %s:identifier=)", modifier, base, base)
 		case !queryParam(base) && strict:
 			fail(key, "not a search parameter of AuditEvent here (patient, agent, date and _count are): nothing was searched")
 		}

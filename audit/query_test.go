@@ -20,6 +20,8 @@ func TestParseQuery(t *testing.T) {
 		{"a system|value token names the patient", "patient=https://fhir.nhs.uk/Id/nhs-number|9990000001", Query{PatientNHS: "9990000001"}},
 		{"agent is the user id", "agent=555021935107", Query{Agent: "555021935107"}},
 		{"agent may be the sds-user-id identifier", "agent=https://fhir.nhs.uk/Id/sds-user-id%7C555021935107", Query{Agent: "555021935107"}},
+		{"patient:identifier names the patient", "patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C9990000001", Query{PatientNHS: "9990000001"}},
+		{"agent:identifier names the user", "agent:identifier=https://fhir.nhs.uk/Id/sds-user-id%7C555021935107", Query{Agent: "555021935107"}},
 		{"a day spans the whole day", "date=2026-11-03", Query{Since: day(2026, 11, 3), Until: day(2026, 11, 4)}},
 		{"ge and lt make a range", "date=ge2026-11&date=lt2026-11-10", Query{Since: day(2026, 11, 1), Until: day(2026, 11, 10)}},
 		{"gt starts after the value's span", "date=gt2026-11-03", Query{Since: day(2026, 11, 4)}},
@@ -57,8 +59,11 @@ func TestParseQuery(t *testing.T) {
 		{"an unsupported prefix is refused", "date=ap2026-11-03", false},
 		{"a zero _count is refused", "_count=0", false},
 		{"a _count over the maximum is refused", "_count=100000", false},
-		// A modifier is never ignored: patient:identifier must not become a search of every patient.
-		{"a modifier on a known parameter is refused", "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9990000001", false},
+		// A modifier is never ignored: patient:missing must not become a search of every patient.
+		// (:identifier is served: TestParseQuery's accepted cases.)
+		{"a modifier on a known parameter is refused", "patient:missing=true", false},
+		{"an identifier of another system is refused", "patient:identifier=https://example.org/other|9990000001", false},
+		{"two patients, one by identifier, are refused", "patient=9990000001&patient:identifier=9990000002", false},
 		{"a modifier on date is refused", "agent=555021935107&date:missing=true", false},
 		{"an unknown parameter is refused when strict", "agent=555021935107&subtype=read", true},
 	} {

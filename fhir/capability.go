@@ -226,9 +226,10 @@ func auditEvent() *cspb.CapabilityStatement_Rest_Resource {
 		},
 		SearchParam: []*cspb.CapabilityStatement_Rest_Resource_SearchParam{
 			searchParam("patient", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/AuditEvent-patient",
-				"`Patient/{NHS number}` or an NHS number."),
+				"`Patient/{NHS number}`, an NHS number, or `patient:identifier="+SystemNHSNumber+"|{NHS number}`."),
 			searchParam("agent", c4pb.SearchParamTypeCode_REFERENCE, "http://hl7.org/fhir/SearchParameter/AuditEvent-agent",
-				"The user id (CIS2 UUID) of who accessed."),
+				"The user id of who accessed: `agent={user id}`, or "+
+					"`agent:identifier=https://fhir.nhs.uk/Id/sds-user-id|{user id}`."),
 			searchParam("date", c4pb.SearchParamTypeCode_DATE, "http://hl7.org/fhir/SearchParameter/AuditEvent-date",
 				"Prefixes `eq`, `ge`, `gt`, `le`, `lt`."),
 			searchParam("_count", c4pb.SearchParamTypeCode_NUMBER, "", "Page size; further pages by the `next` link."),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -339,11 +340,12 @@ func TestAuditorsReadTheTrail(t *testing.T) {
 	if want := ids(all.JSON, "match"); len(paged) != len(want) || !slices.Equal(paged, want) {
 		t.Errorf("pages 1 and 2 give %v, one page of the same snapshot %v", paged, want)
 	}
-	// No filter is dropped without a word: a modifier is a 400, and so is an unknown parameter when
-	// the client asks for strict handling; lenient, the self link shows it was not applied.
+	// No filter is dropped without a word: a modifier other than :identifier is a 400, and so is an
+	// unknown parameter when the client asks for strict handling; lenient, the self link shows it
+	// was not applied.
 	for query, want := range map[string]int{
-		"patient:identifier=https://fhir.nhs.uk/Id/nhs-number%7C" + nhs: http.StatusBadRequest,
-		"date=ge2000-01-01&subtype=read":                                http.StatusOK,
+		"patient:missing=true":           http.StatusBadRequest,
+		"date=ge2000-01-01&subtype=read": http.StatusOK,
 	} {
 		got := a.get(t, "/AuditEvent?"+query, "Authorization", audTok)
 		if got.Status != want {
@@ -515,5 +517,51 @@ func TestEveryRefusedReadNamesWhatItAskedFor(t *testing.T) {
 		if r.PatientNHS != tc.patient || gotRx != tc.rx {
 			t.Errorf("%s %v -> %d: recorded patient %q, prescriptions %v; want %q, %q", tc.path, tc.headers, got.Status, r.PatientNHS, r.PrescriptionIDs, tc.patient, tc.rx)
 		}
+	}
+}
+
+// An AuditEvent entry's fullUrl does not point at a read this server does not offer (it was
+// {base}/AuditEvent/{id}, a 404): it is a urn:uuid made from the entry's id, stable across pages.
+func TestAuditEventFullURLsAreURNsOfTheirIDs(t *testing.T) {
+	a := start(t, setup{})
+	a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	got := a.get(t, "/AuditEvent?patient="+sandbox.PatientAcuteAndRepeat, "Authorization", "Bearer "+a.tokenFor(t, auditor))
+	es := entries(got.JSON, "match")
+	if got.Status != http.StatusOK || len(es) == 0 {
+		t.Fatalf("%d with %d entries", got.Status, len(es))
+	}
+	urn := regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	for _, e := range es {
+		full, _ := e["fullUrl"].(string)
+		id, _ := resource(e)["id"].(string)
+		if !urn.MatchString(full) || strings.ReplaceAll(strings.TrimPrefix(full, "urn:uuid:"), "-", "") != id {
+			t.Errorf("fullUrl %q for id %q, want urn:uuid of the id", full, id)
+		}
+	}
+}
+
+// AuditEvent's patient and agent are references held as identifiers (an NHS number, an SDS user id),
+// so R4's :identifier modifier finds them, as patient= and agent= with system|value do: it was a 400.
+func TestAuditEventsPatientAndAgentTakeTheIdentifierModifier(t *testing.T) {
+	a := start(t, setup{})
+	a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	tok := "Bearer " + a.tokenFor(t, auditor)
+	for query, value := range map[string]string{
+		"patient:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|"+sandbox.PatientAcuteAndRepeat): sandbox.PatientAcuteAndRepeat,
+		"agent:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/sds-user-id|"+prescriber):                     prescriber,
+	} {
+		got := a.get(t, "/AuditEvent?"+query, "Authorization", tok)
+		es := entries(got.JSON, "match")
+		if got.Status != http.StatusOK || len(es) == 0 {
+			t.Errorf("%s: %d with %d entries", query, got.Status, len(es))
+		}
+		for _, e := range es {
+			if b, _ := json.Marshal(resource(e)); !strings.Contains(string(b), `"value":"`+value+`"`) {
+				t.Errorf("%s: an entry not about %s: %s", query, value, b)
+			}
+		}
+	}
+	if got := a.get(t, "/AuditEvent?agent:identifier="+url.QueryEscape("https://example.org/other|"+prescriber), "Authorization", tok); got.Status != http.StatusBadRequest {
+		t.Errorf("agent:identifier with another system: %d, want 400", got.Status)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"github.com/google/uuid"
 
 	"github.com/nhs-eps/eps-fhir-tracker/audit"
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
@@ -81,7 +82,7 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 			return
 		}
 		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{
-			FullUrl:  &d4pb.Uri{Value: h.cfg.BaseURL + "/AuditEvent/" + ae.GetId().GetValue()},
+			FullUrl:  &d4pb.Uri{Value: auditEventURN(ae.GetId().GetValue())},
 			Resource: &bcrpb.ContainedResource{OneofResource: &bcrpb.ContainedResource_AuditEvent{AuditEvent: ae}},
 			Search:   &bcrpb.Bundle_Entry_Search{Mode: &bcrpb.Bundle_Entry_Search_ModeCode{Value: c4pb.SearchEntryModeCode_MATCH}},
 		})
@@ -89,6 +90,18 @@ func (h *handlers) searchAuditEvents(c *gin.Context) {
 	patient, ids, others := shown(aq.PatientNHS, recs)
 	auditEntryFrom(ctx).alsoAbout(others)
 	h.answer(c, "", b, found{Patient: patient, PrescriptionIDs: ids})
+}
+
+// auditEventURN is an AuditEvent entry's fullUrl. The trail is searched, never read by id (a read
+// would need an index on every record, paid by every audited answer), so an AuditEvent has no URL
+// on this server: its fullUrl is a urn:uuid (R4 Bundle.entry.fullUrl allows one for a resource
+// without a RESTful location), made from its id, the first 32 hex digits of its MAC, so that it is
+// stable and the same for every page and user.
+func auditEventURN(id string) string {
+	if len(id) != 32 {
+		return "urn:uuid:" + uuid.NewSHA1(uuid.NameSpaceURL, []byte("AuditEvent/"+id)).String()
+	}
+	return "urn:uuid:" + id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
 }
 
 // shown is the patient data a page of the trail shows, for the auditor's own records, as any
