@@ -72,7 +72,7 @@ func newMemoService(tb testing.TB, res *tracker.SearchResult, memo *EntryMemo) (
 	}
 	return &service{cfg: Config{BaseURL: "http://127.0.0.1:8080/FHIR/R4", FanOut: 4}, tracker: fixedSpine{res: res},
 		orgs: NewOrganizations(0, 0), memo: memo, enc: enc, logger: slog.New(slog.DiscardHandler),
-		tel: newTelemetry(Deps{})}, enc
+		tel: newInstruments(Deps{})}, enc
 }
 
 func page50(tb testing.TB) searchPage {

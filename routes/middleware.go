@@ -2,7 +2,6 @@ package routes
 
 import (
 	"context"
-	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nhs-eps/eps-fhir-tracker/fhir"
+	"github.com/nhs-eps/eps-fhir-tracker/telemetry"
 )
 
 // requestIDs are the identifiers a request carries through the adapter and into Spine.
@@ -39,10 +39,6 @@ var clientID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
 
 var traceparent = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$`)
 
-// base32 without padding turns 16 bytes into 26 characters of [A-Z2-7]: within Spine's 30-character
-// Eps-TraceId, where neither a UUID (36) nor a hex trace id (32) fits as is.
-var traceEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
 func withRequestIDs() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ids := requestIDs{RequestID: c.GetHeader("X-Request-ID")}
@@ -58,7 +54,7 @@ func withRequestIDs() gin.HandlerFunc {
 		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
 			id := sc.TraceID()
 			ids.TraceID = id.String()
-			ids.EpsTraceID = traceEncoding.EncodeToString(id[:])
+			ids.EpsTraceID = telemetry.EpsTraceID(id)
 		} else {
 			ids.EpsTraceID = epsTraceID(c.GetHeader("traceparent"), ids.RequestID)
 		}
@@ -72,12 +68,15 @@ func withRequestIDs() gin.HandlerFunc {
 // epsTraceID derives Spine's Eps-TraceId from the W3C trace id when the request has one, else from
 // the request id, so that a Spine-side search can be joined to the request.
 func epsTraceID(traceparentHeader, requestID string) string {
-	if m := traceparent.FindStringSubmatch(traceparentHeader); m != nil && m[1] != "00000000000000000000000000000000" {
-		b, _ := hex.DecodeString(m[1])
-		return traceEncoding.EncodeToString(b)
+	if m := traceparent.FindStringSubmatch(traceparentHeader); m != nil {
+		if id, err := trace.TraceIDFromHex(m[1]); err == nil { // not all zeros
+			return telemetry.EpsTraceID(id)
+		}
 	}
 	if b, ok := uuidBytes(requestID); ok {
-		return traceEncoding.EncodeToString(b)
+		if id := telemetry.EpsTraceID(trace.TraceID(b)); id != "" {
+			return id
+		}
 	}
 	out := make([]byte, 0, 30)
 	for i := 0; i < len(requestID) && len(out) < 30; i++ {
@@ -87,7 +86,7 @@ func epsTraceID(traceparentHeader, requestID string) string {
 	}
 	if len(out) == 0 {
 		b, _ := uuidBytes(newUUID())
-		return traceEncoding.EncodeToString(b)
+		return telemetry.EpsTraceID(trace.TraceID(b))
 	}
 	return string(out)
 }

@@ -24,7 +24,7 @@ type renderer struct {
 	enc    *fhir.Encoder
 	logger *slog.Logger
 	audit  Auditor
-	tel    *telemetry
+	tel    *instruments
 }
 
 // body is a marshalled answer with what the headers need to say about it.

@@ -137,7 +137,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	if err := d.Memo.bind(cfg.BaseURL); err != nil {
 		return nil, err
 	}
-	tel := newTelemetry(d)
+	tel := newInstruments(d)
 	rend := &renderer{enc: d.Encoder, logger: d.Logger, audit: d.Audit, tel: tel}
 	svc := &service{cfg: cfg, tracker: d.Tracker, orgs: d.Orgs, memo: d.Memo, enc: d.Encoder, logger: d.Logger, tel: tel}
 	h := &handlers{cfg: cfg, svc: svc, rd: rend, pager: newPager(cfg.PageKeys, cfg.PageTTL),

@@ -29,7 +29,7 @@ type service struct {
 	memo    *EntryMemo // nil: every record is mapped and marshalled afresh
 	enc     *fhir.Encoder
 	logger  *slog.Logger
-	tel     *telemetry
+	tel     *instruments
 }
 
 // asker is who a request asks Spine for, and how.

@@ -18,10 +18,10 @@ import (
 
 const instrumentation = "github.com/nhs-eps/eps-fhir-tracker/routes"
 
-// telemetry is the routes' share of OpenTelemetry: the server span of each request (otelgin), the
+// instruments are the routes' share of OpenTelemetry: the server span of each request (otelgin), the
 // spans of its mapping and marshalling, and the in-flight gauge. Paths and queries hold NHS numbers
 // and prescription IDs, so no span or metric ever sees them: only the route template.
-type telemetry struct {
+type instruments struct {
 	tp       trace.TracerProvider
 	mp       metric.MeterProvider
 	prop     propagation.TextMapPropagator
@@ -30,8 +30,8 @@ type telemetry struct {
 	routes   sync.Map // route template -> its metric.MeasurementOption, made once
 }
 
-func newTelemetry(d Deps) *telemetry {
-	t := &telemetry{tp: d.Tracing, mp: d.Meters, prop: d.Propagator}
+func newInstruments(d Deps) *instruments {
+	t := &instruments{tp: d.Tracing, mp: d.Meters, prop: d.Propagator}
 	if t.tp == nil {
 		t.tp = tracenoop.NewTracerProvider()
 	}
@@ -63,7 +63,7 @@ func traceResponse(sc trace.SpanContext) string {
 
 // routeAttrs is the in-flight gauge's attributes for a route template. Templates are the fixed set
 // the router knows (and "" for no route), so each is built once rather than on every request.
-func (t *telemetry) routeAttrs(route string) metric.MeasurementOption {
+func (t *instruments) routeAttrs(route string) metric.MeasurementOption {
 	if o, ok := t.routes.Load(route); ok {
 		return o.(metric.MeasurementOption)
 	}
@@ -72,7 +72,7 @@ func (t *telemetry) routeAttrs(route string) metric.MeasurementOption {
 }
 
 // start opens a child span of the request's.
-func (t *telemetry) start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+func (t *instruments) start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
@@ -81,7 +81,7 @@ func (t *telemetry) start(ctx context.Context, name string, attrs ...attribute.K
 // it is shown a copy of the request whose path is the route template, and the real request is put
 // back for the handlers. The trace id goes back to the client in a traceresponse header (W3C Trace
 // Context level 2 draft), so that a support desk can find the trace.
-func (t *telemetry) serverSpans() []gin.HandlerFunc {
+func (t *instruments) serverSpans() []gin.HandlerFunc {
 	type saved struct {
 		url        *url.URL
 		requestURI string

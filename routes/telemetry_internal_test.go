@@ -38,7 +38,7 @@ func BenchmarkServerMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	t := newTelemetry(Deps{Tracing: tel.TracerProvider, Meters: tel.MeterProvider, Propagator: tel.Propagator})
+	t := newInstruments(Deps{Tracing: tel.TracerProvider, Meters: tel.MeterProvider, Propagator: tel.Propagator})
 	r := gin.New()
 	r.Use(t.serverSpans()...)
 	r.Use(withRequestIDs(), logRequests(logger))

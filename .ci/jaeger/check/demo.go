@@ -46,10 +46,16 @@ func demo(ctx context.Context, args []string) error {
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(otelgin.Middleware("eps-fhir-tracker", tel.GinOptions()...), telemetry.TraceResponse(), tel.InFlight(),
+	// The stand-in's server span, as the adapter's routes make theirs: otelgin on this Telemetry's
+	// providers, named by route template, with the trace's traceresponse and Eps-TraceId.
+	r.Use(otelgin.Middleware("eps-fhir-tracker",
+		otelgin.WithTracerProvider(tel.TracerProvider), otelgin.WithMeterProvider(tel.MeterProvider),
+		otelgin.WithPropagators(tel.Propagator),
+		otelgin.WithSpanNameFormatter(func(c *gin.Context) string { return c.Request.Method + " " + c.FullPath() })),
 		func(c *gin.Context) {
 			sc := trace.SpanContextFromContext(c.Request.Context())
-			trace.SpanFromContext(c.Request.Context()).SetAttributes(attribute.String("eps.trace_id", telemetry.EpsTraceID(sc)))
+			c.Header("traceresponse", "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
+			trace.SpanFromContext(c.Request.Context()).SetAttributes(attribute.String("eps.trace_id", telemetry.EpsTraceID(sc.TraceID())))
 		})
 	d := &demoAdapter{tracer: tel.Tracer(), answers: map[string][]byte{}}
 	r.GET("/FHIR/R4/MedicationRequest", d.search)

@@ -225,7 +225,7 @@ func epsTraceIDOf(traceID string) string {
 	if err != nil {
 		return ""
 	}
-	return telemetry.EpsTraceID(trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid}))
+	return telemetry.EpsTraceID(tid)
 }
 
 // spanSummary lists a trace's span names as a tree, so the log shows what a trace looks like.
