@@ -3,10 +3,10 @@ package routes
 import (
 	"context"
 	"errors"
-	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nhs-eps/eps-fhir-tracker/auth"
