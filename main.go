@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -125,7 +124,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	if cfg.BaseURLDerived {
+	if cfg.BaseURLDerived && strings.HasSuffix(cfg.Addr, ":0") {
+		// The kernel chose the port: only the listener knows it. A port given keeps the base the
+		// configuration derived, host name and all, which token derives too.
 		cfg.BaseURL = config.DeriveBaseURL(ln.Addr().String(), cfg.TLSCert != "")
 	}
 	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
@@ -377,7 +378,7 @@ func authenticator(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 	var issuer *auth.Issuer
 	if cfg.Sandbox() && cfg.AuthIssuer == "" && cfg.AuthJWKSURL == "" {
 		var err error
-		if issuer, err = auth.OpenIssuer(cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg)); err != nil {
+		if issuer, err = auth.OpenIssuer(cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg), cfg.BaseURL); err != nil {
 			return nil, nil, err
 		}
 		sc := issuer.Config()
@@ -410,9 +411,9 @@ func sandboxAudience(cfg *config.Config) string {
 // It takes the server's flags as well as its own, so that it means the server started with them.
 func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	server, own := config.SplitArgs(args)
-	cfg, err := config.Load(server, getenv, io.Discard)
+	cfg, err := config.Load(server, commandEnv(getenv), io.Discard)
 	if err != nil {
-		if getenv("SPINE_BASE_URL") != "" || slices.ContainsFunc(server, func(a string) bool { return strings.Contains(a, "spine-base-url") }) {
+		if config.Value(server, getenv, "SPINE_BASE_URL") != "" {
 			return errNoSandboxIssuer // said first: completing a real Spine's configuration would not help
 		}
 		return fmt.Errorf("configuration:\n%w", err)
@@ -421,6 +422,25 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return errNoSandboxIssuer
 	}
 	return auth.TokenCommand(ctx, own, cfg.StateDir, sandboxIssuerURL(cfg), sandboxAudience(cfg), stdout, stderr)
+}
+
+// commandEnv is the environment token and audit verify read: without the settings only the server
+// uses (tracing, the verifier's tuning), so that a problem with those does not stop a tool that
+// does not use them.
+func commandEnv(getenv func(string) string) func(string) string {
+	serverOnly := map[string]bool{}
+	for _, v := range config.OTelVariables {
+		serverOnly[v] = true
+	}
+	for _, v := range config.AuthVariables {
+		serverOnly[v.Name] = true
+	}
+	return func(k string) string {
+		if serverOnly[k] {
+			return ""
+		}
+		return getenv(k)
+	}
 }
 
 var errNoSandboxIssuer = errors.New("token: the sandbox issuer exists only with the embedded sandbox; ask your identity provider for a token")
@@ -491,7 +511,7 @@ func sandboxAuditKey(stateDir string) (string, error) {
 // Like token, it takes the server's flags as well as its own.
 func auditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	server, args := config.SplitArgs(args)
-	cfg, err := config.Load(server, getenv, io.Discard)
+	cfg, err := config.Load(server, commandEnv(getenv), io.Discard)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

@@ -3,12 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -548,5 +552,92 @@ func TestTheSubcommandsTakeTheServersFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"token"}, real, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "exists only with the embedded sandbox") {
 		t.Errorf("token against a real Spine: %v", err)
+	}
+}
+
+// SMART App Launch 2's aud is the FHIR server's base URL. The sandbox issuer compared it with the token
+// audience, so a sandbox started with its own EPS_AUTH_AUDIENCE refused every SMART app, which sends
+// aud = the base it calls (fhirclient does).
+func TestTheSandboxAuthorizeTakesTheBaseURLAsAud(t *testing.T) {
+	env := testEnv(t, "EPS_AUTH_AUDIENCE", "api://eps-fhir-tracker")
+	base, _, _ := startRun(t, env)
+	u, _ := url.Parse(base)
+	sum := sha256.Sum256([]byte("verifier"))
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1:9999/cb"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"state": {"s"}, "scope": {"user/*.rs"}, "aud": {base}}
+	resp, err := http.Get(u.Scheme + "://" + u.Host + "/oauth2/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("authorize with aud = the FHIR base %s: %d %s", base, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+}
+
+// token says it needs the embedded sandbox only when the effective SPINE_BASE_URL names a Spine: a
+// --spine-base-url= overriding the environment's means the sandbox, and the real problem is shown.
+func TestTokensSandboxCheckHonoursTheFlagOverride(t *testing.T) {
+	env := func(k string) string {
+		if k == "SPINE_BASE_URL" {
+			return "https://spine.example"
+		}
+		return ""
+	}
+	err := run(context.Background(), []string{"token", "--spine-base-url=", "--state-dir", t.TempDir(), "--addr", "nonsense"}, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "EPS_FHIR_ADDR") {
+		t.Errorf("token --spine-base-url= --addr nonsense: %v; want the EPS_FHIR_ADDR problem", err)
+	}
+}
+
+// A server started with --addr localhost:PORT and token given the same flag agree on the base (and so
+// the issuer): the server derived its base from the bound address (127.0.0.1), token from the name.
+func TestATokenForAddrLocalhostIsAcceptedByThatServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := fmt.Sprintf("localhost:%d", port)
+	env := testEnv(t)
+	delete(env, "EPS_FHIR_ADDR")
+	base, _, _ := startRun(t, env, "--addr", addr)
+	var tok strings.Builder
+	if err := run(context.Background(), []string{"token", "--addr", addr, "--state-dir", env["EPS_STATE_DIR"]}, func(string) string { return "" }, &tok, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120&_summary=count", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("server --addr %s (base %s), token --addr %s: %d %.300s", addr, base, addr, res.StatusCode, b)
+	}
+}
+
+// A tracing setting that neither subcommand uses does not stop audit verify or token.
+func TestTheSubcommandsIgnoreTracingSettings(t *testing.T) {
+	dir := t.TempDir()
+	env := func(k string) string {
+		if k == "OTEL_TRACES_SAMPLER" {
+			return "bogus"
+		}
+		return ""
+	}
+	var out strings.Builder
+	err := run(context.Background(), []string{"audit", "verify", "--state-dir", dir}, env, &out, io.Discard)
+	if err != nil && strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER") {
+		t.Errorf("audit verify: %v", err)
+	}
+	err = run(context.Background(), []string{"token", "--help"}, env, &out, io.Discard)
+	if err != nil {
+		t.Errorf("token --help: %v", err)
 	}
 }

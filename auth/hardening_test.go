@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -250,27 +251,41 @@ func TestDiscoveredEndpointsMustBeHTTPS(t *testing.T) {
 		t.Fatalf("NewVerifier accepted keys fetched over plain HTTP from http://keys.example.test/jwks (%d plain fetches); SMART jwks_uri = %v",
 			plainHits.Load(), v.SMARTConfiguration()["jwks_uri"])
 	}
-	if plainHits.Load() != 0 || !strings.Contains(err.Error(), "jwks_uri") || !strings.Contains(err.Error(), "userinfo_endpoint") {
-		t.Errorf("err = %v after %d plain fetches, want both endpoints named and nothing fetched", err, plainHits.Load())
+	if plainHits.Load() != 0 || !strings.Contains(err.Error(), "jwks_uri") {
+		t.Errorf("err = %v after %d plain fetches, want the jwks_uri named and nothing fetched", err, plainHits.Load())
+	}
+	// UserInfo, when the verifier asks it, is held to the same rule.
+	v, err = NewVerifier(t.Context(), Config{Issuer: issuer.URL, Audience: testAudience, HTTPClient: client,
+		JWKSURL: "https://127.0.0.1:1/jwks", UserInfo: true}, nil)
+	if err == nil || !strings.Contains(err.Error(), "userinfo_endpoint") {
+		t.Errorf("a plain-HTTP userinfo_endpoint for UserInfo: %v", err)
 	}
 }
 
-// With EPS_AUTH_JWKS_URL and both OAuth endpoints configured nothing is discovered; with the JWKS URL
-// alone and no discovery document, start-up fails naming the variables that would do without it.
-func TestAJWKSURLWithoutDiscoveryNeedsTheOAuthEndpoints(t *testing.T) {
+// With EPS_AUTH_JWKS_URL, discovery is asked only for what smart-configuration advertises, so an
+// issuer without a discovery document still starts (it did before discovery was asked for SMART's
+// endpoints), with a warning naming the variables that would complete it; configured, they are
+// advertised.
+func TestAJWKSURLWithoutDiscoveryStillStarts(t *testing.T) {
 	p := newProvider(t)
 	jwks := p.srv.URL + "/jwks"
 	noDiscovery := httptest.NewServer(http.NotFoundHandler())
 	defer noDiscovery.Close()
 	c := p.config()
 	c.Issuer, c.JWKSURL = noDiscovery.URL, jwks
-	_, err := NewVerifier(t.Context(), c, nil)
-	if err == nil || !strings.Contains(err.Error(), "EPS_AUTH_AUTHORIZATION_URL") || !strings.Contains(err.Error(), "EPS_AUTH_TOKEN_URL") {
-		t.Fatalf("err = %v, want start-up refused naming EPS_AUTH_AUTHORIZATION_URL and EPS_AUTH_TOKEN_URL", err)
+	var logs strings.Builder
+	v, err := NewVerifier(t.Context(), c, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("a JWKS URL and an issuer without discovery: %v", err)
+	}
+	if doc := v.SMARTConfiguration(); doc["jwks_uri"] != jwks || doc["authorization_endpoint"] != nil {
+		t.Errorf("smart-configuration = %v", doc)
+	}
+	if !strings.Contains(logs.String(), "EPS_AUTH_AUTHORIZATION_URL") {
+		t.Errorf("no warning naming the variables: %s", logs.String())
 	}
 	c.AuthorizationEndpoint, c.TokenEndpoint = "https://idp.example/authorize", "https://idp.example/token"
-	v := newVerifier(t, c)
-	doc := v.SMARTConfiguration()
+	doc := newVerifier(t, c).SMARTConfiguration()
 	if doc["authorization_endpoint"] != c.AuthorizationEndpoint || doc["token_endpoint"] != c.TokenEndpoint || doc["jwks_uri"] != jwks {
 		t.Errorf("smart-configuration = %v", doc)
 	}

@@ -34,6 +34,7 @@ const sandboxClientID = "eps-sandbox-cli"
 // and the token command sign with the same key.
 type Issuer struct {
 	url, audience string
+	resources     []string // the aud values an authorization request may name: the FHIR base, the audience
 	private       jwk.Key
 	public        jwk.Set
 
@@ -42,8 +43,10 @@ type Issuer struct {
 }
 
 // OpenIssuer loads the issuer's key from stateDir, making the folder (0700)
-// and the key (0600) on first run.
-func OpenIssuer(stateDir, issuerURL, audience string) (*Issuer, error) {
+// and the key (0600) on first run. Its tokens carry audience; an app's
+// authorization request names the FHIR server it will call (SMART's aud),
+// which must be audience or one of fhirBases.
+func OpenIssuer(stateDir, issuerURL, audience string, fhirBases ...string) (*Issuer, error) {
 	if u, err := url.Parse(issuerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("sandbox issuer URL %q must be an absolute http(s) URL", issuerURL)
 	}
@@ -62,8 +65,12 @@ func OpenIssuer(stateDir, issuerURL, audience string) (*Issuer, error) {
 	if err := set.AddKey(pub); err != nil {
 		return nil, err
 	}
-	return &Issuer{url: strings.TrimSuffix(issuerURL, "/"), audience: audience, private: key, public: set,
-		codes: map[string]authCode{}}, nil
+	resources := []string{strings.TrimSuffix(audience, "/")}
+	for _, b := range fhirBases {
+		resources = append(resources, strings.TrimSuffix(b, "/"))
+	}
+	return &Issuer{url: strings.TrimSuffix(issuerURL, "/"), audience: audience, resources: resources,
+		private: key, public: set, codes: map[string]authCode{}}, nil
 }
 
 func loadOrCreateKey(dir string) (jwk.Key, error) {

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,8 +115,8 @@ func (i *Issuer) readAuthorize(form url.Values) (authorizeParams, string) {
 		return p, "response_type must be code"
 	case p.ClientID == "":
 		return p, "client_id is required"
-	case strings.TrimSuffix(p.Audience, "/") != strings.TrimSuffix(i.audience, "/"):
-		return p, "aud must be this FHIR server's base URL, " + i.audience
+	case !slices.Contains(i.resources, strings.TrimSuffix(p.Audience, "/")):
+		return p, "aud must be this FHIR server's base URL, " + i.resources[len(i.resources)-1]
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "":
 		return p, "redirect_uri must be an absolute http(s) URI without a fragment"
 	case p.Challenge == "" || form.Get("code_challenge_method") != "S256":

@@ -42,23 +42,49 @@ func NewVerifier(ctx context.Context, c Config, logger *slog.Logger) (*Verifier,
 	v := &Verifier{cfg: c, logger: logger, verified: newVerified()}
 	v.meta = discovery{Issuer: c.Issuer, JWKSURI: c.JWKSURL, AuthorizationEndpoint: c.AuthorizationEndpoint,
 		TokenEndpoint: c.TokenEndpoint, UserInfoEndpoint: c.UserInfoURL}
-	// Discovery names what is not configured: the key set, the UserInfo endpoint, and the OAuth
-	// endpoints SMART apps need (SMART App Launch 2 requires both in smart-configuration). The
+	// Discovery names what is not configured: the key set and the UserInfo endpoint, which the
+	// verifier needs, and the OAuth endpoints SMART apps need (SMART App Launch 2 requires both in
+	// smart-configuration), which it only advertises: for those alone discovery is best-effort, so
+	// that an issuer without a discovery document still serves with EPS_AUTH_JWKS_URL. The
 	// in-process sandbox issuer (static keys) names its own.
-	needDiscovery := (c.Keys == nil && (c.JWKSURL == "" || c.AuthorizationEndpoint == "" || c.TokenEndpoint == "")) ||
-		(c.UserInfo && c.UserInfoURL == "")
-	if needDiscovery {
+	needed := (c.Keys == nil && c.JWKSURL == "") || (c.UserInfo && c.UserInfoURL == "")
+	wanted := c.Keys == nil && (c.AuthorizationEndpoint == "" || c.TokenEndpoint == "")
+	if needed || wanted {
 		d, err := discover(ctx, c.HTTPClient, c.Issuer)
-		if err != nil {
-			if c.JWKSURL != "" {
-				return nil, fmt.Errorf("%w (EPS_AUTH_JWKS_URL is set: set EPS_AUTH_AUTHORIZATION_URL and EPS_AUTH_TOKEN_URL too, and discovery is not needed)", err)
-			}
+		switch {
+		case err != nil && needed:
 			return nil, err
+		case err != nil:
+			logger.WarnContext(ctx, "OIDC discovery failed: smart-configuration names no authorization or token endpoint; set EPS_AUTH_AUTHORIZATION_URL and EPS_AUTH_TOKEN_URL",
+				slog.String("error", err.Error()))
+		default:
+			// What discovery names and the adapter uses or advertises is held to the rule of the
+			// configured URLs: https, plain http only on loopback. One the verifier needs stops
+			// start-up; one only advertised is left out, with a warning.
+			for _, e := range []struct {
+				name   string
+				dst    *string
+				from   string
+				needed bool
+			}{
+				{"jwks_uri", &v.meta.JWKSURI, d.JWKSURI, true},
+				{"userinfo_endpoint", &v.meta.UserInfoEndpoint, d.UserInfoEndpoint, c.UserInfo},
+				{"authorization_endpoint", &v.meta.AuthorizationEndpoint, d.AuthorizationEndpoint, false},
+				{"token_endpoint", &v.meta.TokenEndpoint, d.TokenEndpoint, false},
+			} {
+				if *e.dst != "" || e.from == "" {
+					continue // configured, or not named
+				}
+				if err := checkURL("the discovered "+e.name, e.from); err != nil {
+					if e.needed {
+						return nil, fmt.Errorf("OIDC discovery: %w", err)
+					}
+					logger.WarnContext(ctx, "OIDC discovery named an endpoint that is not https; not advertised", slog.String("error", err.Error()))
+					continue
+				}
+				*e.dst = e.from
+			}
 		}
-		v.meta.JWKSURI = cmpOr(v.meta.JWKSURI, d.JWKSURI)
-		v.meta.AuthorizationEndpoint = cmpOr(v.meta.AuthorizationEndpoint, d.AuthorizationEndpoint)
-		v.meta.TokenEndpoint = cmpOr(v.meta.TokenEndpoint, d.TokenEndpoint)
-		v.meta.UserInfoEndpoint = cmpOr(v.meta.UserInfoEndpoint, d.UserInfoEndpoint)
 	}
 	v.keys = &keySource{client: c.HTTPClient, minRefresh: c.JWKSMinRefresh, logger: logger, set: c.Keys}
 	if c.Keys == nil {

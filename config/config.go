@@ -225,6 +225,29 @@ func SplitArgs(args []string) (server, own []string) {
 	return server, own
 }
 
+// Value is what a setting, named by its variable, is set to by args (its flag, the last one given)
+// or else the environment, as Load would read it, before any default.
+func Value(args []string, getenv func(string) string, env string) string {
+	v := getenv(env)
+	for _, s := range settings {
+		if s.env != env {
+			continue
+		}
+		for i := 0; i < len(args); i++ {
+			name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+			if name != s.flag {
+				continue
+			}
+			if !hasValue && i+1 < len(args) {
+				i++
+				value = args[i]
+			}
+			v = value
+		}
+	}
+	return strings.TrimSpace(v)
+}
+
 // ErrVersion is returned by Load for --version.
 var ErrVersion = errors.New("version requested")
 
@@ -272,9 +295,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		}
 		return getenv(k)
 	})
-	if authErr == nil {
-		authErr = authEnv.CheckEnvironmentOnly()
-	}
+	authErr = errors.Join(authErr, authEnv.CheckEnvironmentOnly()) // a value that did not parse is left zero: not reported twice
 	c, err := parse(raw)
 	// Every problem at once: the tracing settings and the audit key's form too, which would
 	// otherwise fail one at a time, later, after the listeners have started.

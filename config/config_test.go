@@ -279,3 +279,18 @@ func TestEveryProblemIsListedAtOnce(t *testing.T) {
 		t.Errorf("--auth-userinfo=false over a bad EPS_AUTH_USERINFO: %v", err)
 	}
 }
+
+// An environment-only authentication setting that does not parse does not hide the others' problems
+// (an HMAC algorithm came only on the next run).
+func TestEnvironmentOnlyProblemsAreListedWithAParseError(t *testing.T) {
+	env := map[string]string{"EPS_AUTH_CLOCK_SKEW": "x", "EPS_AUTH_ALGORITHMS": "HS256"}
+	_, err := Load(nil, func(k string) string { return env[k] }, io.Discard)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"EPS_AUTH_CLOCK_SKEW", "EPS_AUTH_ALGORITHMS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %s:\n%v", want, err)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"regexp"
+
 	"strings"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
@@ -36,10 +38,19 @@ func Organization(org tracker.Organisation) *orgpb.Organization {
 	return o
 }
 
+var (
+	odsShape  = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
+	allDigits = regexp.MustCompile(`^[0-9]{10}$`)
+)
+
 // OrganizationByCode is an Organization known by its ODS code alone, tagged SUBSETTED: what the
-// adapter can say of an organisation Spine has not described to it. It is nil for a code that is not
-// one (letters and digits).
+// adapter can say of an organisation Spine has not described to it. It is nil for what cannot be an
+// ODS code (3 to 10 upper-case letters and digits, not an NHS number's 10 digits), so that a read of
+// anything else is a 404 rather than an organisation made up from the id.
 func OrganizationByCode(ods string) *orgpb.Organization {
+	if !odsShape.MatchString(ods) || allDigits.MatchString(ods) {
+		return nil
+	}
 	o := Organization(tracker.Organisation{ODS: ods})
 	if o != nil {
 		o.Meta = &d4pb.Meta{Tag: subsettedTag}

@@ -29,6 +29,9 @@ type auditEntry struct {
 	others  []subject
 	done    bool // recorded, or deliberately not (a throttled request that attempted nothing)
 	skipped bool
+	// asked is the prescription a search asked for, as the handler read it (a paging link's
+	// included): what a refusal of it names (nameIfUnnamed).
+	asked string
 }
 
 type auditKey struct{}
@@ -153,10 +156,23 @@ func (e *auditEntry) nameIfUnnamed(c *gin.Context) {
 	e.mu.Lock()
 	named := e.event.PatientNHS != "" || len(e.event.PrescriptionIDs) > 0
 	resourceType, interaction := e.event.ResourceType, e.event.Interaction
+	if !named && e.asked != "" {
+		e.event.PrescriptionIDs, named = []string{e.asked}, true
+	}
 	e.mu.Unlock()
 	if !named {
 		e.nameRequested(c, resourceType, interaction)
 	}
+}
+
+// askedFor keeps the prescription a search asked for, for its record should the search be refused.
+func (e *auditEntry) askedFor(prescriptionID string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	e.asked = prescriptionID
+	e.mu.Unlock()
 }
 
 func (e *auditEntry) nameRequested(c *gin.Context, resourceType, interaction string) {

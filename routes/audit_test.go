@@ -565,3 +565,63 @@ func TestAuditEventsPatientAndAgentTakeTheIdentifierModifier(t *testing.T) {
 		t.Errorf("agent:identifier with another system: %d, want 400", got.Status)
 	}
 }
+
+// A patient given with :identifier is applied on every page: the self and next links dropped it,
+// so page 2 was the whole trail, other patients' records included, under a search for one patient.
+func TestAuditEventIdentifierFilterHoldsOnEveryPage(t *testing.T) {
+	a := start(t, setup{})
+	a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	a.get(t, search(sandbox.PatientRepeatPrescribing))
+	a.get(t, search(sandbox.PatientAcuteAndRepeat))
+	tok := "Bearer " + a.tokenFor(t, auditor)
+	first := a.get(t, "/AuditEvent?_count=1&patient:identifier="+url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|"+sandbox.PatientAcuteAndRepeat), "Authorization", tok)
+	if first.Status != http.StatusOK {
+		t.Fatalf("%d %s", first.Status, first.Body)
+	}
+	self := link(first.JSON, "self")
+	if !strings.Contains(self, "patient") {
+		t.Errorf("self link %q does not show the patient filter applied", self)
+	}
+	n := total(first.JSON)
+	next := link(first.JSON, "next")
+	if next == "" {
+		t.Fatalf("no next link; total %d", n)
+	}
+	page2 := a.get(t, next, "Authorization", tok)
+	if total(page2.JSON) != n {
+		t.Errorf("page 1 total %d, page 2 total %d", n, total(page2.JSON))
+	}
+	for _, e := range entries(page2.JSON, "match") {
+		b, _ := json.Marshal(resource(e))
+		if !strings.Contains(string(b), sandbox.PatientAcuteAndRepeat) {
+			t.Errorf("page 2 of a search for patient %s shows a record not about them: %.300s", sandbox.PatientAcuteAndRepeat, b)
+		}
+	}
+}
+
+// A paging link of a group-identifier search, refused (here for its include), is audited with the
+// prescription it asked for: the handler opens the link (it is the user's own) and knows it, but
+// named only the patient, which a group-identifier search has not. An answered search with nothing
+// to show still names no prescription as shown.
+func TestARefusedPageOfAGroupIdentifierSearchNamesItsPrescription(t *testing.T) {
+	a := start(t, setup{})
+	rx := sandbox.RxWithDispenserActive
+	first := a.get(t, "/MedicationRequest?group-identifier="+url.QueryEscape(rx)+"&_count=1&_include=MedicationRequest:requester")
+	next := link(first.JSON, "next")
+	if first.Status != http.StatusOK || next == "" {
+		t.Fatalf("first page: %d, next %q", first.Status, next)
+	}
+	only := "Bearer " + a.tokenFor(t, prescriber, "user/MedicationRequest.rs")
+	got := a.get(t, next, "Authorization", only)
+	if got.Status != http.StatusForbidden {
+		t.Fatalf("page 2 with a MedicationRequest-only token: %d", got.Status)
+	}
+	r := a.lastRecord(t)
+	if len(r.PrescriptionIDs) != 1 || r.PrescriptionIDs[0] != rx {
+		t.Errorf("refused page 2 of a search for %s recorded patient %q, prescriptions %v: who tried to see %s misses it", rx, r.PatientNHS, r.PrescriptionIDs, rx)
+	}
+	unknown := a.get(t, "/MedicationRequest?group-identifier="+url.QueryEscape(rx)+"&patient=9691003139")
+	if r := a.lastRecord(t); unknown.Status != http.StatusOK || len(r.PrescriptionIDs) != 0 {
+		t.Errorf("another patient's prescription, answered as unknown: %d, recorded prescriptions %v, want none", unknown.Status, r.PrescriptionIDs)
+	}
+}

@@ -167,11 +167,17 @@ func parseAuditQuery(q url.Values, strict bool) (audit.Query, url.Values, error)
 	if aq.Count == 0 {
 		aq.Count = audit.DefaultCount
 	}
+	// The links carry the search as applied, in one spelling: a patient or agent given with
+	// :identifier, or as Patient/..., keeps its filter on every page.
 	self := url.Values{"_count": {strconv.Itoa(aq.Count)}}
-	for _, k := range []string{"patient", "agent", "date"} {
-		if vs := q[k]; len(vs) > 0 {
-			self[k] = vs
-		}
+	if aq.PatientNHS != "" {
+		self.Set("patient", aq.PatientNHS)
+	}
+	if aq.Agent != "" {
+		self.Set("agent", aq.Agent)
+	}
+	if ds := q["date"]; len(ds) > 0 {
+		self["date"] = ds
 	}
 	return aq, self, nil
 }

@@ -91,8 +91,9 @@ func TestOrganizationReferencesResolveOnEveryInstance(t *testing.T) {
 }
 
 // FHIR ids are case-sensitive and a read answers the id asked for (R4 http.html, read):
-// Organization/fx012 is not Organization/FX012, whose name it answered before. A code that is not
-// one (not letters and digits) is a 404.
+// Organization/c81007 is not Organization/C81007, whose name it answered before, and, not being an
+// ODS code's shape (upper case), it is a 404, as is anything else that cannot be one: it answered a
+// made-up Organization for any letters and digits, an NHS number included.
 func TestAnOrganizationReadAnswersTheIdAskedFor(t *testing.T) {
 	a := start(t, setup{detailed: true})
 	got := a.get(t, "/MedicationRequest/"+sandbox.RxAcuteDispensed+"-1-1")
@@ -103,13 +104,13 @@ func TestAnOrganizationReadAnswersTheIdAskedFor(t *testing.T) {
 	if org := a.get(t, "/Organization/"+id); org.Status != http.StatusOK || org.JSON["name"] == nil {
 		t.Fatalf("Organization/%s: %d %s, want its name", id, org.Status, org.Body)
 	}
-	lower := strings.ToLower(id)
-	org := a.get(t, "/Organization/"+lower)
-	if org.Status != http.StatusOK || org.JSON["id"] != lower || org.JSON["name"] != nil {
-		t.Errorf("Organization/%s: %d %s, want id %s and no other organisation's name", lower, org.Status, org.Body, lower)
+	for _, notODS := range []string{strings.ToLower(id), "A83-008", "X", sandbox.PatientAcuteAndRepeat, strings.Repeat("A", 11)} {
+		if got := a.get(t, "/Organization/"+notODS); got.Status != http.StatusNotFound {
+			t.Errorf("Organization/%s: %d %s, want 404", notODS, got.Status, got.Body)
+		}
 	}
-	if got := a.get(t, "/Organization/A83-008"); got.Status != http.StatusNotFound {
-		t.Errorf("Organization/A83-008: %d, want 404", got.Status)
+	if got := a.get(t, "/Organization/Q1W2E"); got.Status != http.StatusOK || got.JSON["id"] != "Q1W2E" {
+		t.Errorf("Organization/Q1W2E, an ODS code this instance has not seen: %d %s, want the code alone", got.Status, got.Body)
 	}
 }
 

@@ -130,7 +130,7 @@ func (h *handlers) readOrganization(c *gin.Context) {
 	}
 	if res == nil {
 		h.rd.outcome(c, http.StatusNotFound, fhir.Issue{Severity: "error", Code: "not-found",
-			Diagnostics: "No Organization has this id: an Organization's id is its ODS code, letters and digits."})
+			Diagnostics: "No Organization has this id: an Organization's id is its ODS code, 3 to 10 upper-case letters and digits."})
 		return
 	}
 	b, err := h.rd.marshal(c, res, memoEntries{})

@@ -50,6 +50,9 @@ func (h *handlers) searchMedicationRequests(c *gin.Context) {
 		return
 	}
 	auditEntryFrom(ctx).setSubject(srch.NHSNumber, nil)
+	if srch.PrescriptionID != "" { // named if the search is refused, a paging link's included
+		auditEntryFrom(ctx).askedFor(srch.PrescriptionID)
+	}
 	if err := h.authorizeIncludes(id, srch); err != nil {
 		h.rd.refuse(c, err)
 		return

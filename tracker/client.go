@@ -42,8 +42,9 @@ type Config struct {
 	// (SPINE_BREAKER_OPEN_FOR, default 10s).
 	BreakerOpenFor time.Duration
 	// UnansweredAfter is how long a request sent to Spine may go without an answer before its
-	// caller giving up counts against Spine, as a timeout does (default 2s): clients whose own
-	// timeouts are shorter than Timeout must not keep a hung Spine from opening the breaker.
+	// caller giving up counts against Spine, as a timeout does (default half of Timeout, 5s):
+	// clients whose own timeouts are shorter than Timeout must not keep a hung Spine from opening
+	// the breaker, and a Spine merely slow must not be declared down by impatient ones.
 	UnansweredAfter time.Duration
 
 	Logger         *slog.Logger         // breaker state changes; nil = discard
@@ -60,7 +61,6 @@ const (
 	DefaultMaxConcurrency   = 64
 	DefaultBreakerFailures  = 5
 	DefaultBreakerOpenFor   = 10 * time.Second
-	DefaultUnansweredAfter  = 2 * time.Second
 )
 
 // maxBackoff caps one wait between attempts, whatever the attempt number.
@@ -134,7 +134,7 @@ func (c Config) withDefaults() Config {
 		c.BreakerOpenFor = DefaultBreakerOpenFor
 	}
 	if c.UnansweredAfter == 0 {
-		c.UnansweredAfter = DefaultUnansweredAfter
+		c.UnansweredAfter = c.Timeout / 2
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

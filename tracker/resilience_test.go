@@ -378,3 +378,29 @@ func TestAHungSpineOpensTheBreakerWhenCallersGiveUpFirst(t *testing.T) {
 		t.Errorf("the open breaker let %d requests through to Spine", got)
 	}
 }
+
+// A healthy Spine that answers every call in 2.6 s, well inside SPINE_TIMEOUT (10 s, the default),
+// is not declared down when five clients hang up after 2.3 s: with a fixed 2 s for UnansweredAfter
+// it was, and every other client was refused. The default is half the timeout.
+func TestASlowButHealthySpineIsNotDeclaredDown(t *testing.T) {
+	spine := startCountingSpine(t)
+	c := newClient(t, spine.URL, spine.Certs, func(c *tracker.Config) {
+		c.Timeout = 10 * time.Second // SPINE_TIMEOUT's default; breaker defaults (5, 10 s)
+	})
+	spine.Sandbox.SetFault(fault(t, "latency=2600ms"))
+	q := tracker.SearchQuery{NHSNumber: sandbox.PatientAcuteAndRepeat}
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(2300*time.Millisecond, cancel) // a client that hangs up
+			_, _ = c.Search(ctx, tracker.Caller{}, q)
+		})
+	}
+	wg.Wait()
+	_, err := c.Search(context.Background(), tracker.Caller{}, q) // a patient client
+	if errors.Is(err, tracker.ErrCircuitOpen) {
+		t.Errorf("Spine answers every call in 2.6 s (timeout 10 s), yet after five clients hung up at 2.3 s a patient client is refused: %v", err)
+	}
+}
