@@ -15,6 +15,8 @@ type Answer struct {
 	ETag    string    // its entity tag, for If-None-Match
 	Stored  time.Time // when it was stored; Put sets it when zero
 	Fetched time.Time // when Spine answered for the oldest data in it: the answer's Age counts from here
+	// LastModified is a read's meta.lastUpdated, sent as Last-Modified; zero for a search.
+	LastModified time.Time
 
 	// The identifiers the answer holds, for the audit record of a hit: a cached answer is audited
 	// like any other.

@@ -261,3 +261,24 @@ func TestTheDefaultWindowNoteIsNotShared(t *testing.T) {
 		})
 	}
 }
+
+// A read carries its resource's meta.lastUpdated as Last-Modified (R4 http.html, resource metadata),
+// from Spine and from the answer cache alike; it had only the ETag. A search's Bundle has none.
+func TestAReadSaysLastModified(t *testing.T) {
+	a := start(t, setup{})
+	for _, p := range []string{"/MedicationRequest/" + sandbox.RxAcuteDispensed + "-1-1", "/MedicationDispense/d-" + sandbox.RxAcuteDispensed + "-1-1"} {
+		for _, from := range []string{"Spine", "the answer cache"} {
+			got := a.get(t, p)
+			updated, err := time.Parse(time.RFC3339, jsonPath(got.JSON, "meta", "lastUpdated"))
+			if got.Status != http.StatusOK || err != nil {
+				t.Fatalf("%s: %d, meta.lastUpdated %q", p, got.Status, jsonPath(got.JSON, "meta", "lastUpdated"))
+			}
+			if lm, want := got.Header.Get("Last-Modified"), updated.UTC().Format(http.TimeFormat); lm != want {
+				t.Errorf("%s from %s: Last-Modified %q, want %q", p, from, lm, want)
+			}
+		}
+	}
+	if got := a.get(t, search(sandbox.PatientAcuteAndRepeat)); got.Header.Get("Last-Modified") != "" {
+		t.Errorf("a search's Bundle says Last-Modified %q", got.Header.Get("Last-Modified"))
+	}
+}

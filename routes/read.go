@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -93,6 +95,9 @@ func (h *handlers) readLine(c *gin.Context, resourceType string,
 		return
 	}
 	h.svc.shown(src)
+	if m, ok := res.(interface{ GetMeta() *d4pb.Meta }); ok && m.GetMeta().GetLastUpdated() != nil {
+		f.LastModified = time.UnixMicro(m.GetMeta().GetLastUpdated().GetValueUs())
+	}
 	h.answer(c, key, res, f)
 }
 

@@ -32,7 +32,9 @@ type body struct {
 	JSON    []byte
 	ETag    string    // computed from JSON when empty
 	Fetched time.Time // when Spine gave the oldest data in it; zero for the adapter's own answers
-	outcome string    // the OperationOutcome issue code, for the audit record
+	// LastModified is a read's meta.lastUpdated, sent as Last-Modified; zero for none.
+	LastModified time.Time
+	outcome      string // the OperationOutcome issue code, for the audit record
 }
 
 // resource marshals a resource and writes it with an ETag, answering 304 when the client already has it.
@@ -117,6 +119,9 @@ func (rd *renderer) write(c *gin.Context, status int, b body) {
 		if age := time.Since(b.Fetched); age >= time.Second {
 			h.Set("Age", strconv.Itoa(int(age/time.Second)))
 		}
+	}
+	if !b.LastModified.IsZero() {
+		h.Set("Last-Modified", b.LastModified.UTC().Format(http.TimeFormat))
 	}
 	if etag != "" {
 		h.Set("ETag", etag)

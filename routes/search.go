@@ -211,7 +211,7 @@ func (h *handlers) cached(c *gin.Context, key string) bool {
 		return false
 	}
 	auditEntryFrom(c.Request.Context()).setSubject(a.PatientNHSNumber, a.PrescriptionIDs)
-	h.rd.write(c, http.StatusOK, body{JSON: a.Body, ETag: a.ETag, Fetched: a.Fetched})
+	h.rd.write(c, http.StatusOK, body{JSON: a.Body, ETag: a.ETag, Fetched: a.Fetched, LastModified: a.LastModified})
 	return true
 }
 
@@ -226,10 +226,10 @@ func (h *handlers) answer(c *gin.Context, key string, res proto.Message, f found
 	}
 	etag := ETag(b)
 	if h.answers != nil && key != "" && !f.Incomplete && !f.NotFound {
-		h.answers.Put(key, cache.Answer{Body: b, ETag: etag, Fetched: f.Fetched,
+		h.answers.Put(key, cache.Answer{Body: b, ETag: etag, Fetched: f.Fetched, LastModified: f.LastModified,
 			PatientNHSNumber: f.Patient, PrescriptionIDs: f.PrescriptionIDs})
 	}
-	h.rd.write(c, http.StatusOK, body{JSON: b, ETag: etag, Fetched: f.Fetched})
+	h.rd.write(c, http.StatusOK, body{JSON: b, ETag: etag, Fetched: f.Fetched, LastModified: f.LastModified})
 }
 
 // strictHandling reports whether the client sent Prefer: handling=strict (FHIR search.html 3.1.1.6).

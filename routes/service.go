@@ -51,6 +51,9 @@ type found struct {
 	// NotFoundTTL only (a prescription issued a moment later must show soon): the answer is sent, but
 	// not kept in the answer cache for the whole TTL.
 	NotFound bool
+	// LastModified is a read's resource's meta.lastUpdated (R4 http.html: a read carries it as
+	// Last-Modified); zero for a search, whose Bundle has no such date.
+	LastModified time.Time
 	// Entries are the searchset entries the memo holds marshalled for it.
 	Entries memoEntries
 }
