@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	if cfg.BaseURLDerived && strings.HasSuffix(cfg.Addr, ":0") {
+	if _, port, _ := net.SplitHostPort(cfg.Addr); cfg.BaseURLDerived && strings.TrimLeft(port, "0") == "" {
 		// The kernel chose the port: only the listener knows it. A port given keeps the base the
 		// configuration derived, host name and all, which token derives too.
 		cfg.BaseURL = config.DeriveBaseURL(ln.Addr().String(), cfg.TLSCert != "")

@@ -641,3 +641,21 @@ func TestTheSubcommandsIgnoreTracingSettings(t *testing.T) {
 		t.Errorf("token --help: %v", err)
 	}
 }
+
+// A port the kernel chooses, however it is spelled (":0", an empty port, "00"), gets its base from the
+// listener: only ":0" did, after the base was kept for fixed ports.
+func TestAKernelChosenPortIsInTheBaseHoweverSpelled(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "127.0.0.1:", "127.0.0.1:00"} {
+		t.Run(addr, func(t *testing.T) {
+			base, _, _ := startRun(t, testEnv(t, "EPS_FHIR_ADDR", addr))
+			resp, err := http.Get(base + "/metadata")
+			if err != nil {
+				t.Fatalf("the advertised base %s does not reach the server: %v", base, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s/metadata: %d", base, resp.StatusCode)
+			}
+		})
+	}
+}

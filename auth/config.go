@@ -265,6 +265,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("EPS_AUTH_USERINFO_CACHE_SIZE %q is not a number", s))
+			n = 0 // reported here: not again as out of range
 		}
 		c.UserInfoCacheSize = n
 	}
