@@ -299,7 +299,10 @@ func (w wireSummary) prescription(id string) (Prescription, error) {
 		PendingCancellations: c.bool("pendingCancellations", w.PendingCancellations),
 		Issues:               make([]Issue, 0, len(w.Issues)),
 	}
-	for key, wi := range w.Issues {
+	// Spine's maps are walked in key order, so that a reply with several faults reports the same one
+	// every time.
+	for _, key := range slices.Sorted(maps.Keys(w.Issues)) {
+		wi := w.Issues[key]
 		p.Issues = append(p.Issues, Issue{
 			Number:    c.int("issue number", text(strings.TrimSpace(key))),
 			Date:      c.time("issueDate", wi.IssueDate),
@@ -316,7 +319,8 @@ func (w wireSummary) prescription(id string) (Prescription, error) {
 
 func (c *conv) lineItems(m map[string]wireLineItem) []LineItem {
 	items := make([]LineItem, 0, len(m))
-	for key, w := range m {
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		w := m[key]
 		items = append(items, LineItem{
 			Ordinal: c.int("line item ordinal", text(strings.TrimSpace(key))),
 			ID:      string(w.ID),

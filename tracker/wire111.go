@@ -178,7 +178,8 @@ func (w wireItemSummary) summary(id string) (ItemSummary, error) {
 		TotalAuthorised:      c.int("repeatInstance.totalAuthorised", w.RepeatInstance.TotalAuthorised),
 		Medications:          make([]MedicationName, 0, len(w.LineItems)),
 	}
-	for key, d := range w.RepeatInstance.DispenseHistory {
+	for _, key := range slices.Sorted(maps.Keys(w.RepeatInstance.DispenseHistory)) { // in order: the same fault reported every time
+		d := w.RepeatInstance.DispenseHistory[key]
 		s.DispenseHistory = append(s.DispenseHistory, Dispense{
 			IssueNumber: c.int("dispenseHistory issue", text(strings.TrimSpace(key))),
 			Date:        c.time("dispenseDate", d.Date),
@@ -186,7 +187,8 @@ func (w wireItemSummary) summary(id string) (ItemSummary, error) {
 		})
 	}
 	slices.SortFunc(s.DispenseHistory, func(a, b Dispense) int { return a.IssueNumber - b.IssueNumber })
-	for key, name := range w.LineItems {
+	for _, key := range slices.Sorted(maps.Keys(w.LineItems)) {
+		name := w.LineItems[key]
 		s.Medications = append(s.Medications, MedicationName{LineItemID: strings.TrimSpace(key), Name: string(name)})
 	}
 	slices.SortFunc(s.Medications, func(a, b MedicationName) int { return compareIDs(a.LineItemID, b.LineItemID) })
@@ -234,7 +236,8 @@ func (r wireReader) itemDetails(data []byte, wantID string) (*PrescriptionDetail
 
 func (env *envelope) detailBody(wantID string) (string, jsontext.Value, error) {
 	var ids []string
-	for key, v := range env.fields {
+	for _, key := range slices.Sorted(maps.Keys(env.fields)) { // in order: the same key chosen every time
+		v := env.fields[key]
 		if wantID != "" && strings.EqualFold(key, wantID) {
 			return key, v, nil
 		}
@@ -273,7 +276,8 @@ func (w wireDetail) detail(id string) (*PrescriptionDetail, error) {
 		DispensingPharmacy:     w.DispensingPharmacy.organisation(),
 		Items:                  make([]MedicationItem, 0, len(w.LineItems)),
 	}
-	for key, m := range w.LineItems {
+	for _, key := range slices.Sorted(maps.Keys(w.LineItems)) { // in order: the same fault reported every time
+		m := w.LineItems[key]
 		d.Items = append(d.Items, MedicationItem{
 			LineItemID:  strings.TrimSpace(key),
 			Code:        string(m.Code),

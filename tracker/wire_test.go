@@ -716,3 +716,21 @@ func TestTextAcceptsBareScalars(t *testing.T) {
 		t.Error("an object where a string belongs was accepted")
 	}
 }
+
+// A reply with several faults reports the same one every time: Spine's maps (issues, line items,
+// dispense history, the detail body's keys) are walked in key order. They were walked in Go's random
+// map order, and the fuzzer found an item-details reply with two bad line items whose error changed
+// from one parse to the next (testdata/fuzz/FuzzParseItemDetails/fb0c24487afdc544).
+func TestAReplyWithSeveralFaultsReportsTheSameOne(t *testing.T) {
+	data := []byte(`{"n":"","e":"","Z":{"prescriptionStatus":"Dispensed","prescriptionTreatmentType":"Repeat Dispensing",
+	  "lineItems":{"a":{"itemStatus":"Dispned","code":"889609"},"b":{"itemSttus":"DspenseH","code":"38600"}}}}`)
+	_, first := parseItemDetails(data, "")
+	if first == nil {
+		t.Fatal("no error")
+	}
+	for range 50 {
+		if _, err := parseItemDetails(data, ""); err == nil || err.Error() != first.Error() {
+			t.Fatalf("one parse said %v, another %v", first, err)
+		}
+	}
+}
