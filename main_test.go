@@ -386,16 +386,8 @@ func TestTokenAndAuditVerifyCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"token", "--user", "555555555556"}, getenv, &tok, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120&_summary=true", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("the token command's token: %d", res.StatusCode)
+	if status := searchWithToken(t, base, tok.String()); status != http.StatusOK {
+		t.Fatalf("the token command's token: %d", status)
 	}
 
 	var out strings.Builder
@@ -529,16 +521,8 @@ func TestTheSubcommandsTakeTheServersFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"token", "--base-url", base, "--user", "555555555556", "--state-dir=" + dir}, bareenv, &tok, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120&_summary=true", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Errorf("a token minted with the server's --base-url and --state-dir: %d", res.StatusCode)
+	if status := searchWithToken(t, base, tok.String()); status != http.StatusOK {
+		t.Errorf("a token minted with the server's --base-url and --state-dir: %d", status)
 	}
 	var out strings.Builder
 	if err := run(context.Background(), []string{"audit", "verify", "--state-dir", dir}, bareenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ok chain") {
@@ -658,4 +642,18 @@ func TestAKernelChosenPortIsInTheBaseHoweverSpelled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// searchWithToken is the status of a summary search for the sandbox patient with token on base.
+func searchWithToken(t *testing.T, base, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/MedicationRequest?patient=9691003120&_summary=true", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
 }

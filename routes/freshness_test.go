@@ -44,15 +44,7 @@ func TestANotFoundAnswerIsNotKeptLongerThanNotFoundTTL(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	cfg := cache.Config{TTL: 30 * time.Second, Now: clock.Now} // main's defaults: NotFoundTTL 5 s
 	stub := &notFoundFirst{}
-	cached, err := cache.New(stub, cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answers, err := cache.NewAnswers(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := start(t, setup{tracker: cached, answers: answers})
+	a := startOnCaches(t, stub, cfg, false)
 	stub.Tracker = a.Client
 
 	path := search(sandbox.PatientAcuteAndRepeat)
@@ -114,15 +106,7 @@ func TestTheItemSummaryCountsInAnAnswersAge(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	cfg := cache.Config{TTL: 30 * time.Second, Now: clock.Now}
 	stub := &clockedSpine{clock: clock, start: clock.Now()}
-	cached, err := cache.New(stub, cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answers, err := cache.NewAnswers(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := start(t, setup{tracker: cached, answers: answers, detailed: true})
+	a := startOnCaches(t, stub, cfg, true)
 	stub.Tracker = a.Client
 
 	path := search(sandbox.PatientAcuteAndRepeat, "_summary=true")
@@ -141,4 +125,19 @@ func TestTheItemSummaryCountsInAnAnswersAge(t *testing.T) {
 		t.Errorf("at t=59.6 s the answer still shows the medication names Spine gave at t=0 (renamed at t=10): its item summary data is ~59 s old with TTL 30 s (second answer renamed: %v)",
 			strings.Contains(string(second.Body), "(renamed)"))
 	}
+}
+
+// startOnCaches starts the adapter with the tracker cache over spine and the answer cache, both on
+// cfg (a fake clock's); the caller then points spine at the real client.
+func startOnCaches(t *testing.T, spine routes.Tracker, cfg cache.Config, detailed bool) *adapter {
+	t.Helper()
+	cached, err := cache.New(spine, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers, err := cache.NewAnswers(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, setup{tracker: cached, answers: answers, detailed: detailed})
 }
